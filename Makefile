@@ -1,0 +1,60 @@
+# Thin wrapper over CMake + ctest. The README's two commands are `make demo` and `make test`.
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+JOBS       ?= $(shell nproc)
+CTEST_ARGS ?=
+
+# Debian packages the build, the tests and the benchmarks need.
+DEB_PACKAGES = build-essential cmake pkg-config liblua5.4-dev lua5.4 lua-cjson-dev libuv1-dev \
+  libcurl4-openssl-dev libmicrohttpd-dev libjansson-dev libsqlite3-dev libpcap-dev \
+  tshark lua-check curl valgrind clang nodejs npm ca-certificates
+
+.PHONY: all deps build demo test test-asan test-valgrind bench fuzz lint clean
+
+all: build
+
+deps:
+	@missing=""; for p in $(DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian packages:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	  else \
+	    echo "missing Debian packages:$$missing" >&2; \
+	    echo "install them with: sudo apt-get install -y$$missing" >&2; exit 1; \
+	  fi; \
+	fi
+
+$(BUILD)/Makefile: CMakeLists.txt
+	cmake -S . -B $(BUILD) -DPCAPRUN_WERROR=ON
+
+build: deps $(BUILD)/Makefile
+	cmake --build $(BUILD) -j $(JOBS)
+
+demo: build
+	./$(BUILD)/pcaprun --emulate --time-scale 0.01 scripts/multi_colo_campaign.lua
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
+
+test-asan: deps
+	cmake -S . -B $(ASAN_BUILD) -DPCAPRUN_WERROR=ON -DPCAPRUN_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
+	cmake --build $(ASAN_BUILD) -j $(JOBS)
+	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j $(JOBS) -LE nosan $(CTEST_ARGS)
+
+test-valgrind: build
+	cd $(BUILD) && PCAPRUN_VALGRIND=1 ctest --output-on-failure -j $(JOBS) -L valgrind $(CTEST_ARGS)
+
+bench: build
+	./tests/bench/run.sh $(BUILD)
+
+fuzz: deps
+	./tests/fuzz/run.sh
+
+lint:
+	luacheck --std lua54 -q stdlib scripts tests/lua bindings
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz

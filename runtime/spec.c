@@ -1,0 +1,2 @@
+/* Placeholder: replaced by the request validator. */
+#include "spec.h"

@@ -1,0 +1,2 @@
+-- placeholder until the standard library lands
+return {}
