@@ -1,10 +1,172 @@
-/* pcaprun entry point (placeholder: the runtime CLI lands next). */
+/* pcaprun: command line, start-up and the orderly shutdown of the runtime. */
 #include "emu.h"
+#include "err.h"
+#include "lbind.h"
+#include "log.h"
+#include "rt.h"
+#include "scheduler.h"
+#include <errno.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+static const char usage_text[] =
+  "Usage: pcaprun [options] SCRIPT [ARGS...]\n"
+  "       pcaprun [options] -e CHUNK [ARGS...]\n"
+  "       pcaprun emulator [options]     run the PCAPs API emulator (see: pcaprun emulator --help)\n"
+  "\n"
+  "Runs a Lua 5.4 script that drives Cloudflare's PCAPs API (packet captures). API calls look\n"
+  "synchronous to the script; the runtime runs many at once and keeps every API limit.\n"
+  "\n"
+  "Options:\n"
+  "  -e CHUNK                run the Lua code CHUNK instead of a script file\n"
+  "  --emulate               start the built-in API emulator on loopback and point the default\n"
+  "                          client at it (no credentials needed; any bucket counts as validated)\n"
+  "  --emulator-config JSON  settings for that emulator, e.g. '{\"fault_5xx\":0.1,\"seed\":7}'\n"
+  "  --time-scale F          multiply every API-time duration (limit windows, capture durations,\n"
+  "                          backoffs, sleeps) by F; use the same F as the emulator (default 1)\n"
+  "  --sample-interval SECS  seconds between simple-capture creates per account (default 60)\n"
+  "  --full-slots N          full captures pending or running per account (default 1)\n"
+  "  --api-budget N/SECS     API requests per window per account (default 1200/300)\n"
+  "  --max-waiters N         bound of each limiter's wait queue (default 10000)\n"
+  "  --retries N             attempts for a transient API failure (default 8)\n"
+  "  --http-timeout SECS     timeout of one HTTP request, real seconds (default 60)\n"
+  "  --log-format text|json  human text (default) or JSON lines on stderr\n"
+  "  --log-level LEVEL       debug, info (default), warn, error or off\n"
+  "  -v, --verbose           --log-level debug\n"
+  "  -q, --quiet             --log-level warn\n"
+  "  --no-progress           no status line on a terminal\n"
+  "  -h, --help              show this help\n"
+  "  --version               show the version\n"
+  "\n"
+  "Environment (the same variables as Cloudflare's own tools):\n"
+  "  CLOUDFLARE_API_TOKEN    API token (or CLOUDFLARE_EMAIL with CLOUDFLARE_API_KEY)\n"
+  "  CLOUDFLARE_ACCOUNT_ID   account for the default client\n"
+  "  CLOUDFLARE_BASE_URL     API endpoint (default https://api.cloudflare.com/client/v4)\n"
+  "\n"
+  "Exit status: 0 success, 1 script or task failure, 2 usage error, 128+N stopped by signal N.\n";
+
+typedef struct cli {
+  const char *script, *chunk, *emu_config;
+  int emulate;
+  int argc;
+  char **argv;
+} cli;
+
+static int usage_error(const char *fmt, const char *arg) {
+  fprintf(stderr, "pcaprun: ");
+  fprintf(stderr, fmt, arg);
+  fprintf(stderr, "\nTry 'pcaprun --help'.\n");
+  return 2;
+}
+
+static int parse_double(const char *s, double lo, double hi, double *out) {
+  char *end;
+  errno = 0;
+  double v = strtod(s, &end);
+  if (errno || end == s || *end || !isfinite(v) || v < lo || v > hi) return -1;
+  *out = v;
+  return 0;
+}
+
+static int parse_int(const char *s, int lo, int hi, int *out) {
+  double v;
+  if (parse_double(s, lo, hi, &v) || v != floor(v)) return -1;
+  *out = (int)v;
+  return 0;
+}
+
+/* Parses argv into o and c. Returns -1 to continue, or an exit code (0 after --help). */
+static int parse_args(int argc, char **argv, rt_options *o, cli *c) {
+  int i = 1;
+  for (; i < argc; i++) {
+    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+    if (a[0] != '-' || strcmp(a, "-") == 0) break;
+    if (strcmp(a, "--") == 0) { i++; break; }
+    if (!strcmp(a, "-h") || !strcmp(a, "--help")) { fputs(usage_text, stdout); return 0; }
+    if (!strcmp(a, "--version")) { printf("pcaprun %s\n", PCAPRUN_VERSION); return 0; }
+    if (!strcmp(a, "--emulate")) { c->emulate = 1; continue; }
+    if (!strcmp(a, "--no-progress")) { o->progress = 0; continue; }
+    if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) { o->log_level = RT_LOG_DEBUG; continue; }
+    if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) { o->log_level = RT_LOG_WARN; continue; }
+    /* options with a value */
+    if (!v) return usage_error("option %s needs a value", a);
+    i++;
+    if (!strcmp(a, "-e")) { c->chunk = v; i++; break; }
+    if (!strcmp(a, "--emulator-config")) c->emu_config = v;
+    else if (!strcmp(a, "--time-scale")) {
+      if (parse_double(v, 1e-6, 1e6, &o->time_scale)) return usage_error("--time-scale: expected a number > 0, got '%s'", v);
+    } else if (!strcmp(a, "--sample-interval")) {
+      if (parse_double(v, 0, 86400, &o->sample_interval)) return usage_error("--sample-interval: expected seconds 0..86400, got '%s'", v);
+    } else if (!strcmp(a, "--full-slots")) {
+      if (parse_int(v, 1, 1000, &o->full_slots)) return usage_error("--full-slots: expected an integer 1..1000, got '%s'", v);
+    } else if (!strcmp(a, "--api-budget")) {
+      char n[32];
+      const char *slash = strchr(v, '/');
+      snprintf(n, sizeof n, "%.*s", slash ? (int)(slash - v) : (int)strlen(v), v);
+      if (parse_int(n, 1, 1000000, &o->api_budget) || (slash && parse_double(slash + 1, 0.001, 86400, &o->api_window)))
+        return usage_error("--api-budget: expected N or N/SECONDS (e.g. 1200/300), got '%s'", v);
+    } else if (!strcmp(a, "--max-waiters")) {
+      if (parse_int(v, 1, 10000000, &o->max_waiters)) return usage_error("--max-waiters: expected an integer >= 1, got '%s'", v);
+    } else if (!strcmp(a, "--retries")) {
+      if (parse_int(v, 1, 1000, &o->retries)) return usage_error("--retries: expected an integer 1..1000, got '%s'", v);
+    } else if (!strcmp(a, "--http-timeout")) {
+      if (parse_double(v, 0.001, 86400, &o->http_timeout)) return usage_error("--http-timeout: expected seconds > 0, got '%s'", v);
+    } else if (!strcmp(a, "--log-format")) {
+      if (!strcmp(v, "text")) o->log_format = RT_LOG_TEXT;
+      else if (!strcmp(v, "json")) o->log_format = RT_LOG_JSON;
+      else return usage_error("--log-format: expected text or json, got '%s'", v);
+    } else if (!strcmp(a, "--log-level")) {
+      if ((o->log_level = rt_log_level_parse(v)) < 0) return usage_error("--log-level: expected debug, info, warn, error or off, got '%s'", v);
+    } else {
+      return usage_error("unknown option %s", a);
+    }
+  }
+  if (!c->chunk) {
+    if (i >= argc) return usage_error("%s", "missing SCRIPT (or -e CHUNK)");
+    c->script = argv[i++];
+  }
+  c->argc = argc - i;
+  c->argv = argv + i;
+  return -1;
+}
+
+/* Closes what is left on the loop: run it until every handle's close callback has run. */
+static void close_loop(uv_loop_t *loop) {
+  for (int i = 0; i < 100 && uv_loop_close(loop) == UV_EBUSY; i++) uv_run(loop, UV_RUN_NOWAIT);
+}
 
 int main(int argc, char **argv) {
   if (argc > 1 && strcmp(argv[1], "emulator") == 0) return emu_main(argc - 1, argv + 1);
-  fprintf(stderr, "usage: pcaprun emulator [options]\n");
-  return 2;
+  rt_runtime rt;
+  memset(&rt, 0, sizeof rt);
+  rt_options_default(&rt.opt);
+  cli c = {0};
+  int rc = parse_args(argc, argv, &rt.opt, &c);
+  if (rc >= 0) return rc;
+  rt_log_setup(rt.opt.log_format, rt.opt.log_level, rt.opt.progress);
+
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  rt.loop = &loop;
+  rt.t0_ms = rt_now_ms(&rt);
+  rt.t0_wall = rt_wall();
+  rt_list_init(&rt.accounts);
+  if (rt_host_open(&rt) || rt_sched_init(&rt)) {
+    fprintf(stderr, "pcaprun: out of memory\n");
+    return 1;
+  }
+  int code;
+  rc = rt_host_start(&rt, c.script, c.chunk, c.argc, c.argv);
+  if (rc == 0) {
+    code = rt_sched_run(&rt);
+  } else {
+    code = rc == RT_ENOTFOUND ? 2 : 1;
+  }
+  rt.closing = 1;
+  rt_sched_close(&rt);
+  rt_host_close(&rt);
+  close_loop(&loop);
+  return code;
 }

@@ -1,0 +1,25 @@
+/* Shared helpers of the Lua bindings and the module openers. */
+#ifndef PCAPRUN_LBIND_H
+#define PCAPRUN_LBIND_H
+#include <lua.h>
+#include <stdint.h>
+#include "rt.h"
+#include "scheduler.h"
+
+/* The calling task; raises when called outside a task's own coroutine or where it cannot yield. */
+rt_task *l_current_task(lua_State *L, const char *fname);
+/* Optional timeout argument in API seconds -> real ms under the time scale; -1 when nil. */
+int64_t l_opt_timeout(lua_State *L, int idx, const char *what);
+
+int luaopen_pcaprun_task(lua_State *L);
+int luaopen_pcaprun_error(lua_State *L);
+int luaopen_pcaprun_log(lua_State *L);
+
+/* Creates the Lua state for rt (allocator, libraries, preloaded modules). Returns 0 or RT_ENOMEM. */
+int rt_host_open(rt_runtime *rt);
+/* Loads the script (path, or `chunk` when path is NULL) with its arguments and starts it as the
+ * main task. Returns 0, or RT_EINVAL after printing the load error. */
+int rt_host_start(rt_runtime *rt, const char *path, const char *chunk, int argc, char **argv);
+void rt_host_close(rt_runtime *rt);
+
+#endif

@@ -1,0 +1,152 @@
+/* The PCAPs client: accounts (credentials + limiters), capture records the runtime tracks, and
+ * API calls — one state machine for every operation:
+ *
+ *   admit (full-capture gate -> simple-capture rate -> request budget, in that fixed order)
+ *   -> send -> classify the answer -> done | retry after backoff | reconcile (create) | adopt (full limit)
+ *
+ * Calls are C only. A task waits for one through call->w; internal calls (the poller that tracks a
+ * capture's status, a preemptive stop) finish through call->on_done. A call whose task goes away
+ * while its create is on the wire is detached, not aborted: the runtime still learns the capture
+ * it made and tracks its slot. */
+#ifndef PCAPRUN_PCAPS_H
+#define PCAPRUN_PCAPS_H
+#include <jansson.h>
+#include "apiparse.h"
+#include "http.h"
+#include "limit.h"
+#include "pcapcheck.h"
+#include "rt.h"
+#include "scheduler.h"
+#include "spec.h"
+
+typedef struct rt_account rt_account;
+typedef struct rt_capture rt_capture;
+typedef struct rt_call rt_call;
+
+struct rt_account {
+  rt_list link;
+  rt_runtime *rt;
+  char *base_url;           /* no trailing slash */
+  char account_id[33];
+  char *auth[2];            /* header lines (secret: never logged, never shown to Lua) */
+  char host[64];            /* for messages */
+  rt_window api;            /* request budget */
+  rt_window sample;         /* simple-capture creates */
+  rt_gate full;             /* full captures pending or running */
+  rt_list captures;         /* rt_capture.link: every capture this run has seen */
+  int full_checked;         /* listed once for full captures made elsewhere */
+  double late[3];           /* learned lateness after the expected end, API s, by type */
+  uint64_t requests;        /* HTTP requests sent */
+};
+
+struct rt_capture {
+  rt_list link;
+  rt_account *acct;
+  char id[33];
+  int type;
+  int status;
+  char colo[64];
+  double submitted, time_limit;   /* epoch s (server clock), API s */
+  json_t *obj;                    /* latest capture object from the API */
+  int holds_slot;                 /* holds acct->full */
+  int priority;                   /* of the create that made it (preemption) */
+  int stop_sent;
+  /* polling */
+  uv_timer_t *timer;
+  rt_call *poll;                  /* in flight */
+  double backoff;                 /* API s, after a poll that found it unfinished */
+  uint64_t last_poll_ms;
+  int polls;
+  int poll_failures;
+  rt_list waiters;                /* rt_capwait.link: tasks in cap:wait() */
+  char poll_error[256];           /* a poll failed for good: waiters get this */
+  int poll_error_rc;
+  /* download */
+  int64_t packets;                /* from the downloaded file, -1 unknown */
+};
+
+/* A task in cap:wait(). */
+typedef struct rt_capwait {
+  rt_wait w;
+  rt_list link;
+  rt_capture *cap;
+} rt_capwait;
+
+enum rt_call_kind {
+  RT_CALL_CREATE, RT_CALL_GET, RT_CALL_LIST, RT_CALL_STOP, RT_CALL_DOWNLOAD,
+  RT_CALL_OWN_LIST, RT_CALL_OWN_ADD, RT_CALL_OWN_VALIDATE, RT_CALL_OWN_DELETE,
+};
+
+struct rt_call {
+  rt_wait w;                /* first: a task parks on it */
+  rt_account *acct;
+  int kind;
+  const char *opname;       /* "pcap.create" */
+  int phase;
+  int sub;                  /* a sub-request in progress: list to reconcile or adopt, get to verify */
+  rt_http_req req;
+  rt_waiter waiter;
+  int queued_on;            /* limiter the waiter is queued on */
+  unsigned held;            /* permits held (HOLD_*) */
+  int attempts, limited;    /* transient failures; 429s */
+  uv_timer_t *timer;        /* backoff */
+  int detached;
+  void (*on_done)(rt_call *c);
+  void *user;
+  /* outcome */
+  int rc;
+  long http_status;
+  double retry_after;       /* API s, -1 */
+  json_t *cf_errors;        /* owned */
+  char message[384];
+  json_t *result;           /* owned */
+  rt_capture *cap;          /* create, get, stop, download */
+  /* inputs */
+  char id[33];
+  json_t *body;             /* create, ownership add/validate */
+  int cap_type;             /* create */
+  int priority, preempt;    /* create (full) */
+  char intent[40];          /* create: X-Pcaprun-Intent */
+  double sent_wall;         /* create: when first sent */
+  /* download */
+  char *path, *part;
+  int fd;
+  rt_pcapcheck check;
+  uint64_t offset;          /* bytes of the file on disk */
+};
+
+/* ---- accounts (account.c) ---- */
+/* Finds or creates the account for (base_url, account_id); credentials are the header lines to
+ * send (copied). Returns NULL and a message on a bad base URL or ENOMEM. */
+rt_account *rt_account_get(rt_runtime *rt, const char *base_url, const char *account_id,
+                           const char *auth1, const char *auth2, char *err, size_t errlen);
+/* Stops pollers and in-flight internal calls, frees every account (shutdown). */
+void rt_accounts_close(rt_runtime *rt);
+rt_capture *rt_capture_find(rt_account *a, const char *id);
+
+/* ---- captures (capture.c) ---- */
+/* Records (or refreshes) a capture from an API object. Returns the record, NULL on ENOMEM. */
+rt_capture *rt_capture_update(rt_account *a, const json_t *obj, const rt_capinfo *info);
+/* Makes sure the runtime polls the capture until it no longer needs to. */
+void rt_capture_watch(rt_capture *cap);
+void rt_capture_stop_polling(rt_capture *cap);
+/* Queues a task in cap:wait(); returns 0 when the capture is already terminal (w unused). */
+int rt_capture_wait(rt_capture *cap, rt_capwait *cw);
+
+/* ---- calls (call.c) ---- */
+rt_call *rt_call_new(rt_account *a, int kind, const char *opname);
+/* Starts the call. Returns RT_EAGAIN (in progress: park on c->w or wait for on_done) or an error
+ * code when it failed at once (c->message says why). */
+int rt_call_start(rt_call *c);
+/* The owner (a task's box) lets go: frees a finished call, detaches a running one. */
+void rt_call_release(rt_call *c);
+void rt_call_free(rt_call *c);
+
+/* ---- downloads (download.c) ---- */
+/* Prepares c (kind DOWNLOAD, c->path set) to stream into PATH.part, resuming what is there. */
+int rt_download_open(rt_call *c);
+/* Completes a finished transfer: validates, fsyncs and renames PATH.part to PATH. */
+int rt_download_finish(rt_call *c);
+void rt_download_close(rt_call *c);
+
+#endif

@@ -1,0 +1,56 @@
+/* Runtime defaults and clocks. */
+#include "rt.h"
+#include <lauxlib.h>
+#include <math.h>
+#include <time.h>
+
+void rt_options_default(rt_options *o) {
+  o->time_scale = 1.0;
+  o->sample_interval = 60;
+  o->full_slots = 1;
+  o->api_budget = 1200;
+  o->api_window = 300;
+  o->max_waiters = 10000;
+  o->retries = 8;
+  o->http_timeout = 60;
+  o->max_body = 8u << 20;
+  o->log_format = RT_LOG_TEXT;
+  o->log_level = RT_LOG_INFO;
+  o->progress = 1;
+}
+
+uint64_t rt_now_ms(rt_runtime *rt) {
+  uv_update_time(rt->loop);
+  return uv_now(rt->loop);
+}
+
+uint64_t rt_api_ms(const rt_runtime *rt, double api_seconds) {
+  if (api_seconds <= 0) return 0;
+  return (uint64_t)ceil(api_seconds * 1000.0 * rt->opt.time_scale);
+}
+
+double rt_ms_api(const rt_runtime *rt, uint64_t ms) { return (double)ms / 1000.0 / rt->opt.time_scale; }
+
+double rt_wall(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+double rt_virtual_now(rt_runtime *rt) {
+  return rt->t0_wall + rt_ms_api(rt, rt_now_ms(rt) - rt->t0_ms);
+}
+
+static const char RT_KEY = 'r'; /* registry key: its address */
+
+void rt_attach_lua(rt_runtime *rt, lua_State *L) {
+  lua_pushlightuserdata(L, rt);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &RT_KEY);
+}
+
+rt_runtime *rt_from_lua(lua_State *L) {
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &RT_KEY);
+  rt_runtime *rt = lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  return rt;
+}

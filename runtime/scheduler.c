@@ -1,0 +1,378 @@
+/* The scheduler: run queue, the drain (the only place that resumes coroutines), parking,
+ * deadlines, joins, cancellation, signals and the end of the run. */
+#include "scheduler.h"
+#include "err.h"
+#include "log.h"
+#include <lauxlib.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define TASK_MT "pcaprun.task"
+#define DRAIN_BATCH 128 /* tasks resumed per loop iteration, so I/O keeps flowing */
+
+#if LUA_VERSION_RELEASE_NUM >= 50406
+#define rt_closethread(co, from) lua_closethread((co), (from))
+#else
+#define rt_closethread(co, from) ((void)(from), lua_resetthread(co))
+#endif
+
+static void on_drain(uv_idle_t *h);
+
+static void enqueue(rt_task *t) {
+  rt_runtime *rt = t->rt;
+  t->state = RT_TASK_READY;
+  rt_list_push(&rt->runq, &t->runq);
+  if (!uv_is_active((uv_handle_t *)&rt->drain)) uv_idle_start(&rt->drain, on_drain);
+}
+
+rt_task *rt_task_of(lua_State *L) {
+  rt_task *t = *(rt_task **)lua_getextraspace(L);
+  return t && t->co == L ? t : NULL;
+}
+
+rt_task *rt_task_check(lua_State *L, int idx) { return luaL_checkudata(L, idx, TASK_MT); }
+
+int rt_task_finished(const rt_task *t) { return t->state >= RT_TASK_DONE; }
+
+static int task_tostring(lua_State *L) {
+  rt_task *t = rt_task_check(L, 1);
+  static const char *states[] = {"ready", "running", "waiting", "done", "failed", "canceled"};
+  lua_pushfstring(L, "task %d%s%s%s (%s)", (int)t->id, t->name[0] ? " '" : "", t->name,
+                  t->name[0] ? "'" : "", states[t->state]);
+  return 1;
+}
+
+
+int rt_task_spawn(lua_State *L, int nargs, const char *name) {
+  rt_runtime *rt = rt_from_lua(L);
+  if (rt->closing) return RT_ESHUTDOWN;
+  luaL_checkstack(L, 4, NULL);
+  rt_task *t = lua_newuserdatauv(L, sizeof *t, 3);
+  memset(t, 0, sizeof *t);
+  luaL_setmetatable(L, TASK_MT);
+  lua_State *co = lua_newthread(L);
+  lua_setiuservalue(L, -2, 1);        /* handle.uv1 = coroutine: keeps it alive */
+  lua_insert(L, -(nargs + 2));        /* handle fn args... */
+  lua_xmove(L, co, nargs + 1);        /* fn and args move to the coroutine */
+  *(rt_task **)lua_getextraspace(co) = t;
+  t->rt = rt;
+  t->co = co;
+  t->id = ++rt->next_task_id;
+  t->nargs = nargs;
+  if (name) snprintf(t->name, sizeof t->name, "%s", name);
+  rt_list_init(&t->runq);
+  rt_list_init(&t->watchers);
+  rt_list_push(&rt->live, &t->live);
+  lua_pushvalue(L, -1);
+  t->self_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  rt->tasks_alive++;
+  enqueue(t);
+  return 0;
+}
+
+static void timer_closed(uv_handle_t *h) { free(h); }
+
+static void on_deadline(uv_timer_t *timer) {
+  rt_task *t = timer->data;
+  rt_wait *w = t->wait;
+  if (!w) return;
+  if (w->cancel) w->cancel(w);
+  rt_wait_done(w, w->timeout_rc);
+}
+
+int rt_park(lua_State *L, rt_wait *w, int64_t timeout_ms, lua_KContext ctx, lua_KFunction k) {
+  rt_task *t = rt_task_of(L);
+  w->task = t;
+  w->done = 0;
+  w->rc = 0;
+  if (t->cancel_pending || t->rt->closing) {
+    t->cancel_pending = 0;
+    if (w->cancel) w->cancel(w);
+    w->done = 1;
+    w->rc = RT_ECANCELED;
+    return k(L, LUA_OK, ctx);
+  }
+  t->wait = w;
+  if (timeout_ms >= 0) {
+    if (!t->timer) {
+      t->timer = malloc(sizeof *t->timer);
+      if (!t->timer) luaL_error(L, "out of memory");
+      uv_timer_init(t->rt->loop, t->timer);
+      t->timer->data = t;
+    }
+    uv_timer_start(t->timer, on_deadline, (uint64_t)timeout_ms, 0);
+  }
+  return lua_yieldk(L, 0, ctx, k);
+}
+
+void rt_wait_done(rt_wait *w, int rc) {
+  if (w->done) return;
+  w->done = 1;
+  w->rc = rc;
+  rt_task *t = w->task;
+  if (!t || t->wait != w) return;
+  t->wait = NULL;
+  if (t->timer) uv_timer_stop(t->timer);
+  enqueue(t);
+}
+
+void rt_task_cancel(rt_task *t) {
+  if (rt_task_finished(t)) return;
+  t->canceled = 1;
+  if (t->state == RT_TASK_PARKED && t->wait) {
+    rt_wait *w = t->wait;
+    if (w->cancel) w->cancel(w);
+    rt_wait_done(w, RT_ECANCELED);
+  } else {
+    t->cancel_pending = 1;
+  }
+}
+
+void rt_sched_cancel_all(rt_runtime *rt) {
+  /* Canceling only queues tasks (it never resumes them), so the live list stays intact. */
+  RT_LIST_EACH(it, &rt->live) rt_task_cancel(RT_CONTAINER(it, rt_task, live));
+}
+
+static int is_cancel_error(lua_State *L, int idx) {
+  int canceled = 0;
+  if (lua_type(L, idx) == LUA_TTABLE) {
+    lua_getfield(L, idx, "code");
+    canceled = lua_type(L, -1) == LUA_TSTRING && strcmp(lua_tostring(L, -1), "CANCELED") == 0;
+    lua_pop(L, 1);
+  }
+  return canceled;
+}
+
+static void report_failure(rt_task *t, const char *traceback, int at_exit) {
+  char who[96];
+  snprintf(who, sizeof who, "%s%u%s%s", t == t->rt->main_task ? "main task " : "task ", t->id,
+           t->name[0] ? " " : "", t->name);
+  if (at_exit)
+    rt_log(RT_LOG_ERROR, "task.unjoined", "a task failed and was never joined", "task", who,
+           "traceback", traceback, NULL);
+  else if (t == t->rt->main_task)
+    rt_log(RT_LOG_ERROR, "task.failed", "script failed", "task", who, "traceback", traceback, NULL);
+  else { /* joiners may handle it; the full traceback is printed at exit if nobody does */
+    char first[256];
+    snprintf(first, sizeof first, "%.*s", (int)strcspn(traceback, "\n"), traceback);
+    rt_log(RT_LOG_WARN, "task.failed", "task failed", "task", who, "error", first, NULL);
+  }
+}
+
+/* Stores the outcome in the handle, closes the coroutine, wakes joiners. L's stack: handle on top. */
+static void finish(rt_task *t, int status, int nres) {
+  rt_runtime *rt = t->rt;
+  lua_State *L = rt->L, *co = t->co;
+  luaL_checkstack(L, nres + 4, NULL);
+  if (status == LUA_OK) {
+    lua_createtable(L, nres, 1);
+    lua_xmove(co, L, nres);
+    for (int i = nres; i >= 1; i--) lua_rawseti(L, -(i + 1), i);
+    lua_pushinteger(L, nres);
+    lua_setfield(L, -2, "n");
+    lua_setiuservalue(L, -2, 2);
+    t->state = RT_TASK_DONE;
+  } else {
+    const char *msg = luaL_tolstring(co, -1, NULL); /* error value, then its text, on co */
+    luaL_traceback(L, co, msg, 0);
+    lua_pop(co, 1);
+    lua_xmove(co, L, 1);                            /* handle traceback err */
+    t->state = is_cancel_error(L, -1) && t->canceled ? RT_TASK_CANCELED : RT_TASK_FAILED;
+    lua_setiuservalue(L, -3, 2);
+    lua_setiuservalue(L, -2, 3);
+  }
+  rt_closethread(co, L);
+  lua_pushnil(L);
+  lua_setiuservalue(L, -2, 1);                       /* drop the coroutine */
+  t->co = NULL;
+  if (t->timer) {
+    uv_close((uv_handle_t *)t->timer, timer_closed);
+    t->timer = NULL;
+  }
+  RT_LIST_EACH(it, &t->watchers) {
+    rt_watch *wn = RT_CONTAINER(it, rt_watch, link);
+    rt_list_unlink(&wn->link);
+    rt_multiwait *mw = wn->mw;
+    if (!mw->first) mw->first = wn->index;
+    if (++mw->got >= mw->need) rt_wait_done(&mw->w, 0);
+  }
+  rt->tasks_alive--;
+  rt_list_unlink(&t->live);
+  if (t->state == RT_TASK_FAILED) {
+    lua_getiuservalue(L, -1, 3);
+    report_failure(t, lua_tostring(L, -1), 0);
+    lua_pop(L, 1);
+    if (t != rt->main_task) rt_list_push(&rt->failed, &t->runq); /* anchored until joined */
+    if (t == rt->main_task) {
+      rt->exit_code = 1;
+      rt_sched_cancel_all(rt);
+    }
+  }
+  if (!rt_list_linked(&t->runq)) {
+    luaL_unref(L, LUA_REGISTRYINDEX, t->self_ref);
+    t->self_ref = LUA_NOREF;
+  }
+}
+
+static void resume(rt_runtime *rt, rt_task *t) {
+  lua_State *L = rt->L, *co = t->co;
+  int nres = 0, nargs = t->nargs;
+  t->nargs = 0;
+  t->state = RT_TASK_RUNNING;
+  rt->current = t;
+  int status = lua_resume(co, L, nargs, &nres);
+  rt->current = NULL;
+  if (status == LUA_YIELD) {
+    if (t->wait) {
+      t->state = RT_TASK_PARKED;
+    } else { /* coroutine.yield() or task.yield() from the task body: let others run */
+      lua_pop(co, nres);
+      enqueue(t);
+    }
+    return;
+  }
+  lua_rawgeti(L, LUA_REGISTRYINDEX, t->self_ref);
+  finish(t, status, nres);
+  lua_pop(L, 1);
+}
+
+static void maybe_end(rt_runtime *rt) {
+  if (rt->main_task && rt_task_finished(rt->main_task) && rt->tasks_alive == 0) uv_stop(rt->loop);
+}
+
+static void on_drain(uv_idle_t *h) {
+  rt_runtime *rt = h->data;
+  for (int i = 0; i < DRAIN_BATCH && !rt_list_empty(&rt->runq); i++) {
+    rt_task *t = RT_CONTAINER(rt_list_first(&rt->runq), rt_task, runq);
+    rt_list_unlink(&t->runq);
+    resume(rt, t);
+  }
+  if (rt_list_empty(&rt->runq)) uv_idle_stop(h);
+  maybe_end(rt);
+}
+
+int rt_task_push_outcome(lua_State *L, int handle_idx, rt_task *t) {
+  handle_idx = lua_absindex(L, handle_idx);
+  if (!t->joined) {
+    t->joined = 1;
+    if (t->state == RT_TASK_FAILED && rt_list_linked(&t->runq)) {
+      rt_list_unlink(&t->runq);
+      luaL_unref(L, LUA_REGISTRYINDEX, t->self_ref);
+      t->self_ref = LUA_NOREF;
+    }
+  }
+  if (t->state == RT_TASK_DONE) {
+    lua_getiuservalue(L, handle_idx, 2);
+    lua_getfield(L, -1, "n");
+    int n = (int)lua_tointeger(L, -1);
+    lua_pop(L, 1);
+    luaL_checkstack(L, n + 1, "too many results");
+    lua_pushboolean(L, 1);
+    for (int i = 1; i <= n; i++) lua_rawgeti(L, -1 - i, i);
+    lua_remove(L, -(n + 2));
+    return n + 1;
+  }
+  lua_pushboolean(L, 0);
+  lua_getiuservalue(L, handle_idx, 2);
+  lua_getiuservalue(L, handle_idx, 3);
+  return 3;
+}
+
+static void signals_keep_alive(rt_runtime *rt, int on) {
+  if (on) { uv_ref((uv_handle_t *)&rt->sigint); uv_ref((uv_handle_t *)&rt->sigterm); }
+  else { uv_unref((uv_handle_t *)&rt->sigint); uv_unref((uv_handle_t *)&rt->sigterm); }
+}
+
+/* Signals: the first SIGINT/SIGTERM goes to tasks parked in task.signal(); with none, every task
+ * is canceled. A second signal exits at once. */
+void rt_sched_signal(rt_runtime *rt, int signum) {
+  const char *name = signum == SIGINT ? "SIGINT" : "SIGTERM";
+  if (++rt->signals_seen > 1) {
+    rt_log(RT_LOG_ERROR, "signal", "second signal: exiting now", "signal", name, NULL);
+    _exit(128 + signum);
+  }
+  if (!rt_list_empty(&rt->signal_waiters)) {
+    rt_log(RT_LOG_INFO, "signal", "signal received: shutting down cleanly", "signal", name, NULL);
+    signals_keep_alive(rt, 0);
+    RT_LIST_EACH(it, &rt->signal_waiters) {
+      rt_list_unlink(it);
+      rt_wait_done(&RT_CONTAINER(it, rt_sigwait, link)->w, signum);
+    }
+    return;
+  }
+  rt_log(RT_LOG_WARN, "signal", "signal received: canceling every task (again to exit now)",
+         "signal", name, NULL);
+  rt->exit_code = 128 + signum;
+  rt_sched_cancel_all(rt);
+}
+
+static void on_signal(uv_signal_t *h, int signum) { rt_sched_signal(h->data, signum); }
+
+
+void rt_sched_sigwait_add(rt_runtime *rt, rt_sigwait *sw) {
+  rt_list_push(&rt->signal_waiters, &sw->link);
+  signals_keep_alive(rt, 1);
+}
+
+void rt_sched_sigwait_remove(rt_runtime *rt, rt_sigwait *sw) {
+  rt_list_unlink(&sw->link);
+  if (rt_list_empty(&rt->signal_waiters)) signals_keep_alive(rt, 0);
+}
+
+int rt_sched_init(rt_runtime *rt) {
+  rt_list_init(&rt->runq);
+  rt_list_init(&rt->failed);
+  rt_list_init(&rt->signal_waiters);
+  uv_idle_init(rt->loop, &rt->drain);
+  rt->drain.data = rt;
+  uv_signal_init(rt->loop, &rt->sigint);
+  uv_signal_init(rt->loop, &rt->sigterm);
+  rt->sigint.data = rt->sigterm.data = rt;
+  uv_signal_start(&rt->sigint, on_signal, SIGINT);
+  uv_signal_start(&rt->sigterm, on_signal, SIGTERM);
+  uv_unref((uv_handle_t *)&rt->sigint);
+  uv_unref((uv_handle_t *)&rt->sigterm);
+  rt_list_init(&rt->live);
+  lua_State *L = rt->L;
+  luaL_newmetatable(L, TASK_MT);
+  lua_pushcfunction(L, task_tostring);
+  lua_setfield(L, -2, "__tostring");
+  lua_pop(L, 1);
+  *(rt_task **)lua_getextraspace(L) = NULL;
+  return 0;
+}
+
+void rt_sched_close(rt_runtime *rt) {
+  uv_close((uv_handle_t *)&rt->drain, NULL);
+  uv_close((uv_handle_t *)&rt->sigint, NULL);
+  uv_close((uv_handle_t *)&rt->sigterm, NULL);
+}
+
+int rt_sched_run(rt_runtime *rt) {
+  for (;;) {
+    uv_run(rt->loop, UV_RUN_DEFAULT);
+    if (rt_task_finished(rt->main_task) && rt->tasks_alive == 0) break;
+    if (!uv_loop_alive(rt->loop) && rt_list_empty(&rt->runq)) {
+      /* Nothing can wake the parked tasks: a join cycle, or waiting on nothing. */
+      rt_log(RT_LOG_ERROR, "deadlock", "every task is waiting and nothing is pending", NULL);
+      rt->exit_code = 1;
+      rt_sched_cancel_all(rt);
+    }
+  }
+  RT_LIST_EACH(it, &rt->failed) {
+    rt_task *t = RT_CONTAINER(it, rt_task, runq);
+    lua_State *L = rt->L;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, t->self_ref);
+    lua_getiuservalue(L, -1, 3);
+    report_failure(t, lua_tostring(L, -1), 1);
+    lua_pop(L, 2);
+    rt_list_unlink(&t->runq);
+    luaL_unref(L, LUA_REGISTRYINDEX, t->self_ref);
+    t->self_ref = LUA_NOREF;
+    if (!rt->exit_code) rt->exit_code = 1;
+  }
+  return rt->exit_code;
+}

@@ -1,0 +1,116 @@
+/* The scheduler: tasks are Lua coroutines run by one trampoline (the drain).
+ *
+ * Rules (see RUNTIME-NOTES.md §1-§3):
+ *  - Only the drain calls lua_resume. libuv and libcurl callbacks run C only: they complete a
+ *    wait (rt_wait_done), which queues the task; the drain resumes it later.
+ *  - A parked task has exactly one pending wait, and the wait has a cancel function that stops the
+ *    underlying work (unlink a waiter, cancel a transfer). Timeouts and cancellation both go
+ *    through it, and the first completion wins.
+ *  - A binding decides in C whether to park: known outcomes return at once.
+ *
+ * A task is a full userdata (the Lua handle) holding rt_task, with user values
+ *   1: the coroutine while it runs, 2: results table {n=...} or the error value, 3: traceback.
+ * The runtime anchors the handle in the registry until the task finishes (and, for a failed task,
+ * until it is joined or reported), so C pointers to a live task are always valid. */
+#ifndef PCAPRUN_SCHED_H
+#define PCAPRUN_SCHED_H
+#include "rt.h"
+
+typedef struct rt_task rt_task;
+typedef struct rt_wait rt_wait;
+
+struct rt_wait {
+  rt_task *task;                /* the parked task */
+  void (*cancel)(rt_wait *w);   /* stop the underlying work; must not complete the wait */
+  int rc;                       /* result code once done */
+  int timeout_rc;               /* rc when the deadline passes: RT_ETIMEDOUT, or 0 for a sleep */
+  int done;
+};
+
+enum rt_task_state {
+  RT_TASK_READY, RT_TASK_RUNNING, RT_TASK_PARKED, RT_TASK_DONE, RT_TASK_FAILED, RT_TASK_CANCELED
+};
+
+struct rt_task {
+  rt_runtime *rt;
+  lua_State *co;
+  int self_ref;          /* registry anchor of the handle, LUA_NOREF when not anchored */
+  unsigned id;
+  char name[48];
+  int state;
+  int nargs;             /* values to pass to the next resume */
+  int cancel_pending;    /* deliver CANCELED at the next wait */
+  int canceled;          /* cancel was requested at some point */
+  int joined;            /* a join has observed the outcome */
+  rt_list runq;          /* link in rt->runq, or in rt->failed once finished */
+  rt_wait *wait;         /* pending wait while parked */
+  uv_timer_t *timer;     /* deadline timer, allocated on first use */
+  rt_list watchers;      /* joins waiting for this task (rt_watch.link) */
+  rt_list live;          /* link in rt->live while unfinished */
+};
+
+/* A task parked in task.signal(). */
+typedef struct rt_sigwait {
+  rt_wait w;
+  rt_list link;          /* in rt->signal_waiters */
+} rt_sigwait;
+
+/* One task waiting for others (join, wait_any, wait_all). */
+typedef struct rt_watch {
+  rt_list link;          /* in target->watchers */
+  struct rt_multiwait *mw;
+  int index;             /* 1-based position in the caller's list */
+} rt_watch;
+
+typedef struct rt_multiwait {
+  rt_wait w;
+  int need;              /* finish count that completes the wait */
+  int got;
+  int first;             /* index of the first task that finished */
+  int n;
+  rt_watch nodes[];
+} rt_multiwait;
+
+int rt_sched_init(rt_runtime *rt);
+/* Closes the scheduler's handles (after every task has finished). */
+void rt_sched_close(rt_runtime *rt);
+
+/* Creates a task running the function on top of L's stack with `nargs` arguments above it
+ * (pops them) and pushes its handle. It runs on a later drain, after the caller yields.
+ * Returns 0 or RT_ESHUTDOWN/RT_ENOMEM (then pushes nothing; L's stack is unchanged). */
+int rt_task_spawn(lua_State *L, int nargs, const char *name);
+/* The task whose coroutine is L, or NULL (the main thread, or a coroutine the script made). */
+rt_task *rt_task_of(lua_State *L);
+/* The task handle at index idx, raising a type error when it is not one. */
+rt_task *rt_task_check(lua_State *L, int idx);
+
+/* Parks the current task on w and yields; the continuation k runs when w completes.
+ * timeout_ms < 0: no deadline. If the task has a cancel pending, w is canceled at once and k runs
+ * with w->rc == RT_ECANCELED, without yielding. Never returns to the caller. */
+int rt_park(lua_State *L, rt_wait *w, int64_t timeout_ms, lua_KContext ctx, lua_KFunction k);
+/* Completes a pending wait (first completion wins) and queues its task. C only; safe from any
+ * libuv or libcurl callback. */
+void rt_wait_done(rt_wait *w, int rc);
+
+/* Requests cancellation: a parked task's wait is canceled now (the binding raises CANCELED in
+ * the task); a running or queued task gets CANCELED at its next wait. No-op once finished. */
+void rt_task_cancel(rt_task *t);
+/* Cancels every unfinished task (shutdown). */
+void rt_sched_cancel_all(rt_runtime *rt);
+
+/* Pushes a finished task's outcome onto L: true, results... or false, err, traceback.
+ * Marks it joined. Returns the number of values pushed. */
+int rt_task_push_outcome(lua_State *L, int handle_idx, rt_task *t);
+int rt_task_finished(const rt_task *t);
+
+/* Runs the loop until the main task and every other task have finished (or a signal or failure
+ * ends the run). Returns the process exit code. */
+int rt_sched_run(rt_runtime *rt);
+
+/* Delivers a signal: wakes tasks parked in task.signal(); with none, cancels every task. */
+void rt_sched_signal(rt_runtime *rt, int signum);
+/* Adds or removes a task.signal() waiter; the signal handles keep the loop alive while any wait. */
+void rt_sched_sigwait_add(rt_runtime *rt, rt_sigwait *sw);
+void rt_sched_sigwait_remove(rt_runtime *rt, rt_sigwait *sw);
+
+#endif
