@@ -19,6 +19,7 @@ static const struct { int rc; const char *name, *text; } errors[] = {
   {RT_ESHUTDOWN, "SHUTDOWN", "the runtime is shutting down"},
   {RT_ENOTFOUND, "NOT_FOUND", "not found"},
   {RT_ESTATE, "BAD_STATE", "wrong state for this operation"},
+  {RT_EFAILED, "CAPTURE_FAILED", "the capture failed"},
 };
 
 const char *rt_errname(int rc) {

@@ -20,6 +20,7 @@ enum {
   RT_ESHUTDOWN = -14, /* the runtime is shutting down */
   RT_ENOTFOUND = -15, /* no such object */
   RT_ESTATE = -16,    /* the object is in the wrong state for this operation */
+  RT_EFAILED = -17,   /* the capture ended in status "failed" */
 };
 
 /* Short upper-case name of an error code, e.g. "TIMEOUT"; never NULL. */

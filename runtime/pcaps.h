@@ -35,6 +35,7 @@ struct rt_account {
   rt_gate full;             /* full captures pending or running */
   rt_list captures;         /* rt_capture.link: every capture this run has seen */
   int full_checked;         /* listed once for full captures made elsewhere */
+  rt_list calls;            /* rt_call.link: calls in progress */
   double late[3];           /* learned lateness after the expected end, API s, by type */
   uint64_t requests;        /* HTTP requests sent */
 };
@@ -55,11 +56,12 @@ struct rt_capture {
   uv_timer_t *timer;
   rt_call *poll;                  /* in flight */
   double backoff;                 /* API s, after a poll that found it unfinished */
-  uint64_t last_poll_ms;
+  double poll_wall, prev_poll_wall; /* when the last two polls started */
+  int poll_reached;               /* the in-flight poll started after the transition was seen */
   int polls;
   int poll_failures;
   rt_list waiters;                /* rt_capwait.link: tasks in cap:wait() */
-  char poll_error[256];           /* a poll failed for good: waiters get this */
+  char poll_error[384];           /* a poll failed for good: waiters get this */
   int poll_error_rc;
   /* download */
   int64_t packets;                /* from the downloaded file, -1 unknown */
@@ -79,6 +81,7 @@ enum rt_call_kind {
 
 struct rt_call {
   rt_wait w;                /* first: a task parks on it */
+  rt_list link;             /* in acct->calls */
   rt_account *acct;
   int kind;
   const char *opname;       /* "pcap.create" */
@@ -91,6 +94,7 @@ struct rt_call {
   int attempts, limited;    /* transient failures; 429s */
   uv_timer_t *timer;        /* backoff */
   int detached;
+  int starting;             /* inside rt_call_start: completion is returned, not signalled */
   void (*on_done)(rt_call *c);
   void *user;
   /* outcome */
@@ -130,6 +134,8 @@ rt_capture *rt_capture_update(rt_account *a, const json_t *obj, const rt_capinfo
 /* Makes sure the runtime polls the capture until it no longer needs to. */
 void rt_capture_watch(rt_capture *cap);
 void rt_capture_stop_polling(rt_capture *cap);
+/* Polls again soon (after a stop was sent). */
+void rt_capture_repoll(rt_capture *cap);
 /* Queues a task in cap:wait(); returns 0 when the capture is already terminal (w unused). */
 int rt_capture_wait(rt_capture *cap, rt_capwait *cw);
 
@@ -145,7 +151,8 @@ void rt_call_free(rt_call *c);
 /* ---- downloads (download.c) ---- */
 /* Prepares c (kind DOWNLOAD, c->path set) to stream into PATH.part, resuming what is there. */
 int rt_download_open(rt_call *c);
-/* Completes a finished transfer: validates, fsyncs and renames PATH.part to PATH. */
+/* Completes a finished transfer: validates, fsyncs and renames PATH.part to PATH. Returns 0,
+ * RT_EAGAIN when the file ends inside a record (resume the download), or an error. */
 int rt_download_finish(rt_call *c);
 void rt_download_close(rt_call *c);
 

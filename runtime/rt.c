@@ -54,3 +54,13 @@ rt_runtime *rt_from_lua(lua_State *L) {
   lua_pop(L, 1);
   return rt;
 }
+
+double rt_random(rt_runtime *rt) {
+  if (!rt->rng) rt->rng = (uint64_t)uv_hrtime() | 1;
+  uint64_t x = rt->rng;
+  x ^= x << 13;
+  x ^= x >> 7;
+  x ^= x << 17;
+  rt->rng = x;
+  return (double)(x >> 11) / 9007199254740992.0;
+}

@@ -55,6 +55,7 @@ typedef struct rt_runtime {
   /* time */
   uint64_t t0_ms;         /* loop time at start */
   double t0_wall;         /* wall clock (epoch s) at start */
+  uint64_t rng;           /* xorshift state for jitter */
   /* memory accounting for the Lua allocator */
   size_t lua_bytes, lua_limit;
 } rt_runtime;
@@ -70,6 +71,9 @@ double rt_wall(void);
 /* The script's clock: epoch seconds that advance 1/time_scale times as fast as the wall clock
  * from the start of the run (equal to rt_wall when time_scale is 1). */
 double rt_virtual_now(rt_runtime *rt);
+
+/* A uniformly random number in [0, 1). */
+double rt_random(rt_runtime *rt);
 
 /* The runtime of a Lua state (stored in the registry by rt_attach_lua at start-up). */
 rt_runtime *rt_from_lua(lua_State *L);

@@ -1,0 +1,106 @@
+/* Accounts: one per (endpoint, account id), shared by every client that names it, so the limits
+ * hold whatever the script does. Credentials live here and only here. */
+#include "err.h"
+#include "log.h"
+#include "pcaps.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The endpoint must be https, or http to a loopback address (an emulator): a token must never
+ * cross a network in the clear. */
+static int check_base_url(const char *url, char *host, size_t hostlen, char *err, size_t errlen) {
+  CURLU *u = curl_url();
+  char *scheme = NULL, *h = NULL;
+  int rc = RT_EINVAL;
+  if (!u || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+      curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+      curl_url_get(u, CURLUPART_HOST, &h, 0) != CURLUE_OK) {
+    snprintf(err, errlen, "base URL '%s' is not a valid URL", url);
+  } else if (strcmp(scheme, "https") != 0 &&
+             !(strcmp(scheme, "http") == 0 && (strcmp(h, "localhost") == 0 ||
+               strncmp(h, "127.", 4) == 0 || strcmp(h, "[::1]") == 0))) {
+    snprintf(err, errlen, "base URL must use https (http is allowed only for loopback), got '%s'", url);
+  } else {
+    snprintf(host, hostlen, "%s", h);
+    rc = 0;
+  }
+  curl_free(scheme);
+  curl_free(h);
+  curl_url_cleanup(u);
+  return rc;
+}
+
+rt_capture *rt_capture_find(rt_account *a, const char *id) {
+  RT_LIST_EACH(it, &a->captures) {
+    rt_capture *c = RT_CONTAINER(it, rt_capture, link);
+    if (strcmp(c->id, id) == 0) return c;
+  }
+  return NULL;
+}
+
+static void account_free(rt_account *a) {
+  rt_window_close(&a->api);
+  rt_window_close(&a->sample);
+  for (int i = 0; i < 2; i++) {
+    if (a->auth[i]) memset(a->auth[i], 0, strlen(a->auth[i]));
+    free(a->auth[i]);
+  }
+  free(a->base_url);
+  free(a);
+}
+
+rt_account *rt_account_get(rt_runtime *rt, const char *base_url, const char *account_id,
+                           const char *auth1, const char *auth2, char *err, size_t errlen) {
+  size_t blen = strlen(base_url);
+  while (blen > 0 && base_url[blen - 1] == '/') blen--;
+  RT_LIST_EACH(it, &rt->accounts) {
+    rt_account *a = RT_CONTAINER(it, rt_account, link);
+    if (strlen(a->base_url) == blen && strncmp(a->base_url, base_url, blen) == 0 &&
+        strcmp(a->account_id, account_id) == 0)
+      return a;
+  }
+  char host[64];
+  if (check_base_url(base_url, host, sizeof host, err, errlen)) return NULL;
+  rt_account *a = calloc(1, sizeof *a);
+  if (!a) goto nomem;
+  a->rt = rt;
+  rt_list_init(&a->captures);
+  rt_list_init(&a->calls);
+  snprintf(a->host, sizeof a->host, "%s", host);
+  snprintf(a->account_id, sizeof a->account_id, "%s", account_id);
+  a->base_url = strndup(base_url, blen);
+  a->auth[0] = auth1 ? strdup(auth1) : NULL;
+  a->auth[1] = auth2 ? strdup(auth2) : NULL;
+  const rt_options *o = &rt->opt;
+  if (!a->base_url || (auth1 && !a->auth[0]) || (auth2 && !a->auth[1]) ||
+      rt_window_init(&a->api, rt, "api", (unsigned)o->api_budget, rt_api_ms(rt, o->api_window),
+                     (unsigned)o->max_waiters) ||
+      rt_window_init(&a->sample, rt, "sample", 1, rt_api_ms(rt, o->sample_interval),
+                     (unsigned)o->max_waiters) ||
+      rt_gate_init(&a->full, rt, "full", (unsigned)o->full_slots, (unsigned)o->max_waiters)) {
+    if (a) account_free(a);
+    goto nomem;
+  }
+  rt_list_push(&rt->accounts, &a->link);
+  return a;
+nomem:
+  snprintf(err, errlen, "out of memory");
+  return NULL;
+}
+
+void rt_accounts_close(rt_runtime *rt) {
+  RT_LIST_EACH(it, &rt->accounts) {
+    rt_account *a = RT_CONTAINER(it, rt_account, link);
+    RT_LIST_EACH(li, &a->calls) rt_call_free(RT_CONTAINER(li, rt_call, link));
+    RT_LIST_EACH(ci, &a->captures) {
+      rt_capture *c = RT_CONTAINER(ci, rt_capture, link);
+      rt_capture_stop_polling(c);
+      rt_list_unlink(&c->link);
+      json_decref(c->obj);
+      free(c);
+    }
+    rt_list_unlink(&a->link);
+    account_free(a);
+  }
+}

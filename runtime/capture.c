@@ -1,0 +1,191 @@
+/* Capture records and the poller. The runtime follows every capture that holds the full-capture
+ * slot, or that a task waits for, until it no longer needs to — whether or not the script polls.
+ * Polling is adaptive (PCAPS-API.md §6): the first poll lands near the expected end
+ * (submitted + time_limit + what this account has shown to be typical lateness), then a short
+ * backoff that grows by half each time. One poll at a time per capture, shared by all waiters. */
+#include "err.h"
+#include "log.h"
+#include "pcaps.h"
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define POLL_SLACK 0.25     /* API s after the expected end */
+#define POLL_FIRST 0.5      /* API s: first backoff step */
+#define POLL_CAP 15.0       /* API s: longest backoff step */
+#define POLL_FAIL_CAP 60.0  /* API s: backoff after failed polls */
+
+static void schedule(rt_capture *cap);
+
+static void wake_waiters(rt_capture *cap, int rc) {
+  RT_LIST_EACH(it, &cap->waiters) {
+    rt_capwait *cw = RT_CONTAINER(it, rt_capwait, link);
+    rt_list_unlink(&cw->link);
+    rt_wait_done(&cw->w, rc);
+  }
+}
+
+rt_capture *rt_capture_update(rt_account *a, const json_t *obj, const rt_capinfo *info) {
+  rt_capture *cap = rt_capture_find(a, info->id);
+  if (!cap) {
+    cap = calloc(1, sizeof *cap);
+    if (!cap) return NULL;
+    cap->acct = a;
+    cap->packets = -1;
+    snprintf(cap->id, sizeof cap->id, "%s", info->id);
+    rt_list_init(&cap->waiters);
+    rt_list_push(&a->captures, &cap->link);
+    cap->status = -1;
+  }
+  json_t *copy = json_deep_copy(obj);
+  if (copy) {
+    json_decref(cap->obj);
+    cap->obj = copy;
+  }
+  int old = cap->status;
+  cap->type = info->type;
+  cap->status = info->status;
+  if (info->colo[0]) snprintf(cap->colo, sizeof cap->colo, "%s", info->colo);
+  if (info->submitted > 0) cap->submitted = info->submitted;
+  if (info->time_limit > 0) cap->time_limit = info->time_limit;
+  if (old != cap->status) {
+    cap->backoff = 0;
+    if (old >= 0)
+      rt_log(RT_LOG_DEBUG, "capture.status", "capture status changed", "id", cap->id,
+             "status", rt_status_name(cap->status), NULL);
+  }
+  if (cap->holds_slot && !rt_status_holds_slot(cap->status)) {
+    cap->holds_slot = 0;
+    rt_log(RT_LOG_DEBUG, "capture.slot", "full capture left pending/running: slot free", "id", cap->id, NULL);
+    rt_gate_release(&a->full);
+  }
+  if (rt_status_terminal(cap->status)) wake_waiters(cap, 0);
+  return cap;
+}
+
+static int needs_polling(const rt_capture *cap) {
+  return !rt_status_terminal(cap->status) && !cap->poll_error_rc &&
+         (cap->holds_slot || !rt_list_empty(&cap->waiters));
+}
+
+/* The moment that matters for this capture: leaving running (full) or finishing (simple). */
+static int reached(const rt_capture *cap) {
+  return cap->type == RT_CAP_FULL ? !rt_status_holds_slot(cap->status) : rt_status_terminal(cap->status);
+}
+
+/* Learns how long after submitted + time_limit captures of this type are seen done, from the
+ * last poll that saw it unfinished and the one that saw it done (the truth lies between). */
+static void learn(rt_capture *cap, double before_wall, double after_wall) {
+  rt_account *a = cap->acct;
+  double F = a->rt->opt.time_scale;
+  if (cap->submitted <= 0 || cap->time_limit <= 0 || cap->stop_sent) return;
+  double end = cap->submitted + cap->time_limit * F;
+  double lo = fmax(before_wall, end), hi = after_wall;
+  if (hi < lo) return;
+  double late = ((lo + hi) / 2 - end) / F;
+  double *est = &a->late[cap->type];
+  *est = *est > 0 ? 0.5 * *est + 0.5 * late : late;
+}
+
+static void on_poll_done(rt_call *p) {
+  rt_capture *cap = p->user;
+  cap->poll = NULL;
+  if (p->rc == 0) {
+    cap->poll_failures = 0;
+    if (!cap->poll_reached && reached(cap)) learn(cap, cap->prev_poll_wall, rt_wall());
+  } else if (p->rc == RT_ENOTFOUND || (p->rc == RT_EAPI && p->http_status >= 400 && p->http_status < 500 &&
+                                       p->http_status != 408 && p->http_status != 429)) {
+    snprintf(cap->poll_error, sizeof cap->poll_error, "%s", p->message);
+    cap->poll_error_rc = p->rc;
+    rt_log(RT_LOG_ERROR, "capture.poll", "cannot follow the capture any more", "id", cap->id,
+           "error", p->message, NULL);
+    wake_waiters(cap, p->rc);
+  } else {
+    cap->poll_failures++;
+    rt_log(RT_LOG_WARN, "capture.poll", "polling the capture failed; will try again", "id", cap->id,
+           "error", p->message, NULL);
+  }
+  rt_call_free(p);
+  schedule(cap);
+}
+
+static void on_poll_timer(uv_timer_t *t) {
+  rt_capture *cap = t->data;
+  if (cap->poll || !needs_polling(cap)) return;
+  rt_call *p = rt_call_new(cap->acct, RT_CALL_GET, "pcap.poll");
+  if (!p) return;
+  snprintf(p->id, sizeof p->id, "%s", cap->id);
+  p->user = cap;
+  p->on_done = on_poll_done;
+  cap->poll = p;
+  cap->polls++;
+  cap->poll_reached = reached(cap);
+  cap->prev_poll_wall = cap->poll_wall;
+  cap->poll_wall = rt_wall();
+  int rc = rt_call_start(p);
+  if (rc != RT_EAGAIN) {
+    p->rc = rc;
+    on_poll_done(p);
+  }
+}
+
+static void timer_closed(uv_handle_t *h) { free(h); }
+
+/* When to poll next: at the expected end if it is still ahead, else after a growing backoff. */
+static void schedule(rt_capture *cap) {
+  rt_runtime *rt = cap->acct->rt;
+  if (cap->poll || !needs_polling(cap) || rt->closing) {
+    if (cap->timer) uv_timer_stop(cap->timer);
+    return;
+  }
+  if (!cap->timer) {
+    cap->timer = malloc(sizeof *cap->timer);
+    if (!cap->timer) return;
+    uv_timer_init(rt->loop, cap->timer);
+    cap->timer->data = cap;
+  }
+  double F = rt->opt.time_scale, now_wall = rt_wall(), delay;
+  double end = cap->submitted + (cap->time_limit + cap->acct->late[cap->type] + POLL_SLACK) * F;
+  if (cap->poll_failures) {
+    delay = fmin(POLL_FAIL_CAP, POLL_FIRST * pow(2, cap->poll_failures)) * F;
+  } else if (!reached(cap) && !cap->stop_sent && cap->submitted > 0 && end > now_wall + POLL_FIRST * F) {
+    delay = end - now_wall;
+  } else {
+    cap->backoff = cap->backoff > 0 ? fmin(cap->backoff * 1.5, POLL_CAP) : POLL_FIRST;
+    delay = cap->backoff * F;
+  }
+  uv_timer_start(cap->timer, on_poll_timer, (uint64_t)ceil(delay * 1000), 0);
+}
+
+void rt_capture_watch(rt_capture *cap) {
+  if (cap->poll || (cap->timer && uv_is_active((uv_handle_t *)cap->timer))) return;
+  schedule(cap);
+}
+
+void rt_capture_repoll(rt_capture *cap) {
+  cap->backoff = 0;
+  if (cap->timer) uv_timer_stop(cap->timer);
+  schedule(cap);
+}
+
+void rt_capture_stop_polling(rt_capture *cap) {
+  if (cap->poll) {
+    rt_call_free(cap->poll);
+    cap->poll = NULL;
+  }
+  if (cap->timer) {
+    uv_close((uv_handle_t *)cap->timer, timer_closed);
+    cap->timer = NULL;
+  }
+  wake_waiters(cap, RT_ESHUTDOWN);
+}
+
+int rt_capture_wait(rt_capture *cap, rt_capwait *cw) {
+  if (rt_status_terminal(cap->status)) return 0;
+  if (cap->poll_error_rc) return cap->poll_error_rc;
+  cw->cap = cap;
+  rt_list_push(&cap->waiters, &cw->link);
+  rt_capture_watch(cap);
+  return RT_EAGAIN;
+}

@@ -1,0 +1,96 @@
+/* Durable file operations. */
+#include "fsutil.h"
+#include "err.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int rt_mkdir_p(const char *dir) {
+  char buf[PATH_MAX];
+  if (snprintf(buf, sizeof buf, "%s", dir) >= (int)sizeof buf) { errno = ENAMETOOLONG; return RT_EIO; }
+  for (char *p = buf + 1; *p; p++) {
+    if (*p != '/') continue;
+    *p = 0;
+    if (mkdir(buf, 0755) != 0 && errno != EEXIST) return RT_EIO;
+    *p = '/';
+  }
+  if (mkdir(buf, 0755) != 0 && errno != EEXIST) return RT_EIO;
+  return 0;
+}
+
+int rt_mkdir_parents(const char *path) {
+  const char *slash = strrchr(path, '/');
+  if (!slash || slash == path) return 0;
+  char dir[PATH_MAX];
+  snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+  return rt_mkdir_p(dir);
+}
+
+int rt_fsync_parent(const char *path) {
+  const char *slash = strrchr(path, '/');
+  char dir[PATH_MAX];
+  snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) + (slash == path) : 1, slash ? path : ".");
+  int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return RT_EIO;
+  int rc = fsync(fd) == 0 || errno == EINVAL ? 0 : RT_EIO;
+  close(fd);
+  return rc;
+}
+
+static int write_all(int fd, const void *data, size_t len) {
+  const char *p = data;
+  while (len > 0) {
+    ssize_t n = write(fd, p, len);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return RT_EIO;
+    p += n;
+    len -= (size_t)n;
+  }
+  return 0;
+}
+
+/* Writes through fill(fd) into PATH.tmp, then syncs and renames. */
+static int atomic_with(const char *path, int mode, int (*fill)(int fd, const void *arg, size_t len),
+                       const void *arg, size_t len) {
+  char tmp[PATH_MAX];
+  if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp || rt_mkdir_parents(path)) return RT_EIO;
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  if (fd < 0) return RT_EIO;
+  int rc = fill(fd, arg, len);
+  if (rc == 0 && fsync(fd) != 0) rc = RT_EIO;
+  if (close(fd) != 0 && rc == 0) rc = RT_EIO;
+  if (rc == 0 && rename(tmp, path) != 0) rc = RT_EIO;
+  if (rc) {
+    int saved = errno;
+    unlink(tmp);
+    errno = saved;
+    return rc;
+  }
+  return rt_fsync_parent(path);
+}
+
+int rt_write_atomic(const char *path, const void *data, size_t len, int mode) {
+  return atomic_with(path, mode, write_all, data, len);
+}
+
+static int copy_from(int fd, const void *src, size_t unused) {
+  (void)unused;
+  int in = open(src, O_RDONLY | O_CLOEXEC);
+  if (in < 0) return RT_EIO;
+  char buf[1 << 16];
+  int rc = 0;
+  for (;;) {
+    ssize_t n = read(in, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) { rc = n < 0 ? RT_EIO : 0; break; }
+    if ((rc = write_all(fd, buf, (size_t)n))) break;
+  }
+  close(in);
+  return rc;
+}
+
+int rt_copy_atomic(const char *src, const char *dst) { return atomic_with(dst, 0644, copy_from, src, 0); }
