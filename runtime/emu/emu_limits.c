@@ -1,0 +1,130 @@
+/* The API's limits (PCAPS-API.md §9.1, §10 U2, U4, U18), all in API seconds:
+ *   - one simple create per sample_window per account (or credential), sliding or fixed;
+ *   - rate_limit_quota requests per rate_limit_window per credential (sliding; every request
+ *     counts, refused ones too), then a block of rate_limit_block seconds.
+ * The one-full-capture rule lives with the captures (emu_captures.c). Header values are whole API
+ * seconds rounded up: the client scales them by its own time scale. */
+#include "emu_internal.h"
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+emu_keyrec *emu_keyrec_get(emu_server *s, const char *key) {
+  RT_LIST_EACH(it, &s->keyrecs) {
+    emu_keyrec *k = RT_CONTAINER(it, emu_keyrec, link);
+    if (strcmp(k->key, key) == 0) return k;
+  }
+  emu_keyrec *k = calloc(1, sizeof *k);
+  if (!k) return NULL;
+  snprintf(k->key, sizeof k->key, "%s", key);
+  rt_list_push(&s->keyrecs, &k->link);
+  return k;
+}
+
+void emu_keyrecs_clear(emu_server *s) {
+  RT_LIST_EACH(it, &s->keyrecs) {
+    emu_keyrec *k = RT_CONTAINER(it, emu_keyrec, link);
+    rt_list_unlink(&k->link);
+    free(k->ring);
+    free(k);
+  }
+}
+
+static long ceil_secs(double d) { return d <= 0 ? 0 : (long)ceil(d - 1e-9); }
+
+/* ---- request budget ---- */
+
+/* Drops requests older than the window from the ring (oldest first). */
+static void ring_expire(emu_keyrec *k, double cutoff) {
+  while (k->ring_len > 0) {
+    int oldest = (k->ring_head - k->ring_len + k->ring_cap) % k->ring_cap;
+    if (k->ring[oldest] > cutoff) break;
+    k->ring_len--;
+  }
+}
+
+static int ring_fit(emu_keyrec *k, int cap) {
+  if (k->ring_cap == cap) return 0;
+  double *ring = calloc((size_t)cap, sizeof *ring); /* the quota changed: start afresh */
+  if (!ring) return RT_ENOMEM;
+  free(k->ring);
+  k->ring = ring;
+  k->ring_cap = cap;
+  k->ring_head = k->ring_len = 0;
+  return 0;
+}
+
+static double ring_oldest(const emu_keyrec *k) {
+  return k->ring[(k->ring_head - k->ring_len + k->ring_cap) % k->ring_cap];
+}
+
+int emu_budget_charge(emu_server *s, const char *cred, emu_reply *r) {
+  const emu_config *c = &s->cfg;
+  double now = emu_api_now(s);
+  emu_keyrec *k = emu_keyrec_get(s, cred);
+  if (!k || ring_fit(k, c->rate_limit_quota)) return 0; /* out of memory: do not limit */
+  ring_expire(k, now - c->rate_limit_window);
+  int over = k->ring_len >= k->ring_cap;
+  /* record this request; a full ring forgets its oldest entry, which is outside the count */
+  k->ring[k->ring_head] = now;
+  k->ring_head = (k->ring_head + 1) % k->ring_cap;
+  if (k->ring_len < k->ring_cap) k->ring_len++;
+
+  if (over && now >= k->blocked_until) k->blocked_until = now + c->rate_limit_block;
+  if (c->ratelimit_headers) {
+    r->ratelimit_left = c->rate_limit_quota - k->ring_len;
+    if (r->ratelimit_left < 0) r->ratelimit_left = 0;
+    r->ratelimit_reset = (int)ceil_secs(ring_oldest(k) + c->rate_limit_window - now);
+  }
+  if (now >= k->blocked_until) return 0;
+  emu_reply_error(s, r, EMU_E_RATE_LIMITED, NULL);
+  r->retry_after = ceil_secs(k->blocked_until - now);
+  if (r->retry_after < 1) r->retry_after = 1;
+  if (c->ratelimit_headers) r->ratelimit_reset = (int)r->retry_after;
+  emu_violation(s, EMU_V_API_BUDGET);
+  return 1;
+}
+
+/* ---- simple captures: one per window ---- */
+
+static void sample_key(emu_server *s, const emu_request *q, char out[48]) {
+  if (s->cfg.sample_scope == EMU_SCOPE_CREDENTIAL) snprintf(out, 48, "s%.40s", q->cred);
+  else snprintf(out, 48, "a:%.40s", q->account);
+}
+
+/* Seconds until a simple create is allowed again; 0 when allowed now. */
+static double sample_wait(emu_server *s, const emu_keyrec *k, double now) {
+  const emu_config *c = &s->cfg;
+  if (!k->has_simple || c->sample_window <= 0) return 0;
+  if (c->sample_window_type == EMU_WINDOW_FIXED) {
+    /* windows are aligned on multiples of sample_window since the server started */
+    double start = floor(now / c->sample_window) * c->sample_window;
+    return k->last_simple >= start ? start + c->sample_window - now : 0;
+  }
+  double wait = k->last_simple + c->sample_window - now;
+  return wait > 0 ? wait : 0;
+}
+
+int emu_sample_check(emu_server *s, const emu_request *q, emu_reply *r) {
+  char key[48];
+  if (!s->cfg.sample_limit) return 0;
+  sample_key(s, q, key);
+  emu_keyrec *k = emu_keyrec_get(s, key);
+  double wait = k ? sample_wait(s, k, emu_api_now(s)) : 0;
+  if (wait <= 0) return 0;
+  emu_reply_error(s, r, EMU_E_SAMPLE_RATE, NULL);
+  r->retry_after = ceil_secs(wait);
+  if (r->retry_after < 1) r->retry_after = 1;
+  emu_violation(s, EMU_V_SAMPLE_RATE);
+  return 1;
+}
+
+void emu_sample_record(emu_server *s, const emu_request *q) {
+  char key[48];
+  sample_key(s, q, key);
+  emu_keyrec *k = emu_keyrec_get(s, key);
+  if (!k) return;
+  k->has_simple = 1;
+  k->last_simple = emu_api_now(s);
+}

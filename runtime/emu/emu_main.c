@@ -1,0 +1,148 @@
+/* `pcaprun emulator [options]`: runs the emulator as a server process. The base URL is the first
+ * line of stdout so scripts can read it; everything else goes to stderr. */
+#include "emu_internal.h"
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char usage[] =
+    "usage: pcaprun emulator [options]\n"
+    "\n"
+    "Serves a faithful Cloudflare PCAPs API on loopback for offline rehearsals and tests.\n"
+    "Prints the base URL (e.g. http://127.0.0.1:PORT/client/v4) as the first line of stdout,\n"
+    "then serves until SIGINT or SIGTERM and exits 0. Usage errors exit 2.\n"
+    "\n"
+    "options:\n"
+    "  --listen HOST:PORT  address to bind (default 127.0.0.1:0, an ephemeral port;\n"
+    "                      IPv6 as [::1]:PORT)\n"
+    "  --time-scale F      real seconds per API second (default 1; 0.01 makes a 60 s\n"
+    "                      capture finish in 0.6 s). Retry-After and Ratelimit headers\n"
+    "                      stay in API seconds.\n"
+    "  --seed N            seed for ids, pcap contents, failures and faults (default 1)\n"
+    "  --bucket-dir DIR    directory standing for the buckets: ownership challenges and\n"
+    "                      full captures land in DIR/<bucket>/<path>/ (default: a new\n"
+    "                      temporary directory, printed on stderr and removed on exit)\n"
+    "  --token T           accept only this API token (Authorization: Bearer T)\n"
+    "  --email E --key K   accept only this email and Global API key (X-Auth-Email and\n"
+    "                      X-Auth-Key); without --token/--email/--key any non-empty\n"
+    "                      credentials are accepted\n"
+    "  --fail-rate R       share of captures that end 'failed' (0..1, default 0)\n"
+    "  --config JSON       more settings as a JSON object, e.g.\n"
+    "                      '{\"auto_validate_buckets\":true,\"fault_5xx\":0.1}'; the keys are\n"
+    "                      those of POST /__admin/config (runtime/emu/README.md)\n"
+    "  --help              show this text\n"
+    "\n"
+    "Command-line arguments are visible to other users of this machine (ps). Pass\n"
+    "credentials in the environment instead: PCAPRUN_EMULATOR_TOKEN, PCAPRUN_EMULATOR_EMAIL\n"
+    "and PCAPRUN_EMULATOR_KEY (options win over the environment).\n"
+    "\n"
+    "Admin endpoints (no auth): GET /__admin/stats, GET|POST /__admin/config,\n"
+    "POST /__admin/reset, GET /__admin/captures.\n";
+
+static int usage_error(const char *fmt, const char *arg) {
+  fprintf(stderr, "pcaprun emulator: ");
+  fprintf(stderr, fmt, arg);
+  fprintf(stderr, "\nTry 'pcaprun emulator --help'.\n");
+  return 2;
+}
+
+static int parse_number(const char *text, double *out) {
+  char *end;
+  errno = 0;
+  *out = strtod(text, &end);
+  return errno || end == text || *end ? -1 : 0;
+}
+
+/* Turns the options into a config object. Returns 0, 1 (help shown) or 2 (usage error). */
+static int parse_args(int argc, char **argv, json_t *cfg) {
+  static const struct {
+    const char *opt, *key;
+    int number;
+  } opts[] = {
+      {"--listen", "listen", 0}, {"--time-scale", "time_scale", 1}, {"--seed", "seed", 1},
+      {"--bucket-dir", "bucket_dir", 0}, {"--token", "token", 0}, {"--email", "email", 0},
+      {"--key", "key", 0}, {"--fail-rate", "fail_rate", 1},
+  };
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+      fputs(usage, stdout);
+      return 1;
+    }
+    if (i + 1 >= argc) return usage_error("%s needs a value (or unknown option)", a);
+    const char *v = argv[++i];
+    if (!strcmp(a, "--config")) {
+      json_error_t jerr;
+      json_t *extra = json_loads(v, 0, &jerr);
+      if (!json_is_object(extra)) {
+        json_decref(extra);
+        return usage_error("--config needs a JSON object (got '%s')", v);
+      }
+      json_object_update(cfg, extra);
+      json_decref(extra);
+      continue;
+    }
+    size_t k = 0;
+    while (k < sizeof opts / sizeof opts[0] && strcmp(opts[k].opt, a) != 0) k++;
+    if (k == sizeof opts / sizeof opts[0]) return usage_error("unknown option %s", a);
+    double d;
+    if (opts[k].number && parse_number(v, &d)) return usage_error("%s needs a number", a);
+    json_object_set_new(cfg, opts[k].key,
+                        !opts[k].number ? json_string(v)
+                        : d == (json_int_t)d ? json_integer((json_int_t)d) : json_real(d));
+  }
+  return 0;
+}
+
+/* Credentials from the environment, unless an option set them. */
+static void env_credentials(json_t *cfg) {
+  static const char *const vars[][2] = {{"PCAPRUN_EMULATOR_TOKEN", "token"},
+                                        {"PCAPRUN_EMULATOR_EMAIL", "email"},
+                                        {"PCAPRUN_EMULATOR_KEY", "key"}};
+  for (size_t i = 0; i < 3; i++) {
+    const char *v = getenv(vars[i][0]);
+    if (v && *v && !json_object_get(cfg, vars[i][1]))
+      json_object_set_new(cfg, vars[i][1], json_string(v));
+  }
+}
+
+int emu_main(int argc, char **argv) {
+  json_t *cfg = json_object();
+  if (!cfg) return 1;
+  int rc = parse_args(argc, argv, cfg);
+  if (rc) {
+    json_decref(cfg);
+    return rc == 1 ? 0 : 2;
+  }
+  env_credentials(cfg);
+  char *text = json_dumps(cfg, JSON_COMPACT);
+  json_decref(cfg);
+
+  /* block the signals before any thread starts, so only sigwait below sees them */
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, NULL);
+
+  emu_server *s;
+  char url[512];
+  rc = text ? emu_start(text, &s, url, sizeof url) : RT_ENOMEM;
+  free(text);
+  if (rc) {
+    fprintf(stderr, "pcaprun emulator: %s\n", url);
+    return rc == RT_EINVAL ? 2 : 1;
+  }
+  printf("%s\n", url);
+  fflush(stdout);
+  fprintf(stderr, "pcaprun emulator: serving %s\npcaprun emulator: bucket dir %s\n"
+          "pcaprun emulator: admin %.*s/__admin/stats\n", url, emu_bucket_dir(s),
+          (int)(strstr(url + 7, "/") ? strstr(url + 7, "/") - url : (long)strlen(url)), url);
+  int sig = 0;
+  sigwait(&set, &sig);
+  fprintf(stderr, "pcaprun emulator: stopping (signal %d)\n", sig);
+  emu_stop(s);
+  return 0;
+}
