@@ -51,6 +51,8 @@ static const luaL_Reg c_modules[] = {
   {"pcaprun.task", luaopen_pcaprun_task},
   {"pcaprun.error", luaopen_pcaprun_error},
   {"pcaprun.log", luaopen_pcaprun_log},
+  {"pcaprun.pcap", luaopen_pcaprun_pcap},
+  {"pcaprun.emulator", luaopen_pcaprun_emulator},
   {"cjson", luaopen_cjson},
   {"cjson.safe", luaopen_cjson_safe},
   {NULL, NULL}};

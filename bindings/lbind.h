@@ -14,6 +14,8 @@ int64_t l_opt_timeout(lua_State *L, int idx, const char *what);
 int luaopen_pcaprun_task(lua_State *L);
 int luaopen_pcaprun_error(lua_State *L);
 int luaopen_pcaprun_log(lua_State *L);
+int luaopen_pcaprun_pcap(lua_State *L);
+int luaopen_pcaprun_emulator(lua_State *L);
 
 /* Creates the Lua state for rt (allocator, libraries, preloaded modules). Returns 0 or RT_ENOMEM. */
 int rt_host_open(rt_runtime *rt);

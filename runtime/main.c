@@ -3,6 +3,9 @@
 #include "err.h"
 #include "lbind.h"
 #include "log.h"
+#include "pcaps.h"
+#include <jansson.h>
+#include <lauxlib.h>
 #include "rt.h"
 #include "scheduler.h"
 #include <errno.h>
@@ -132,6 +135,41 @@ static int parse_args(int argc, char **argv, rt_options *o, cli *c) {
   return -1;
 }
 
+/* Starts the in-process emulator at the runtime's time scale, with any bucket accepted (so a
+ * demo needs no bucket set-up); --emulator-config settings override. */
+static emu_server *start_emulator(rt_runtime *rt, const char *user_config) {
+  json_t *cfg = json_pack("{s:f, s:b}", "time_scale", rt->opt.time_scale, "auto_validate_buckets", 1);
+  if (user_config) {
+    json_error_t jerr;
+    json_t *user = json_loads(user_config, 0, &jerr);
+    if (!json_is_object(user)) {
+      fprintf(stderr, "pcaprun: --emulator-config: not a JSON object (%s)\n", jerr.text);
+      json_decref(user);
+      json_decref(cfg);
+      return NULL;
+    }
+    json_object_update(cfg, user);
+    json_decref(user);
+  }
+  char *text = json_dumps(cfg, JSON_COMPACT);
+  json_decref(cfg);
+  emu_server *emu = NULL;
+  char url[512];
+  int rc = text ? emu_start(text, &emu, url, sizeof url) : RT_ENOMEM;
+  free(text);
+  if (rc) {
+    fprintf(stderr, "pcaprun: cannot start the emulator: %s\n", url);
+    return NULL;
+  }
+  lua_State *L = rt->L;
+  lua_pushlightuserdata(L, emu);
+  lua_setfield(L, LUA_REGISTRYINDEX, "pcaprun.emulator");
+  lua_pushstring(L, url);
+  lua_setfield(L, LUA_REGISTRYINDEX, "pcaprun.emulator_url");
+  rt_log(RT_LOG_INFO, "emulator", "emulator started", "url", url, "buckets", emu_bucket_dir(emu), NULL);
+  return emu;
+}
+
 /* Closes what is left on the loop: run it until every handle's close callback has run. */
 static void close_loop(uv_loop_t *loop) {
   for (int i = 0; i < 100 && uv_loop_close(loop) == UV_EBUSY; i++) uv_run(loop, UV_RUN_NOWAIT);
@@ -153,20 +191,23 @@ int main(int argc, char **argv) {
   rt.t0_ms = rt_now_ms(&rt);
   rt.t0_wall = rt_wall();
   rt_list_init(&rt.accounts);
-  if (rt_host_open(&rt) || rt_sched_init(&rt)) {
+  if (rt_host_open(&rt) || rt_sched_init(&rt) || rt_http_init(&rt)) {
     fprintf(stderr, "pcaprun: out of memory\n");
     return 1;
   }
-  int code;
-  rc = rt_host_start(&rt, c.script, c.chunk, c.argc, c.argv);
-  if (rc == 0) {
-    code = rt_sched_run(&rt);
-  } else {
-    code = rc == RT_ENOTFOUND ? 2 : 1;
-  }
+  emu_server *emu = NULL;
+  int code = 1;
+  if (c.emulate && !(emu = start_emulator(&rt, c.emu_config))) code = 2;
+  else if ((rc = rt_host_start(&rt, c.script, c.chunk, c.argc, c.argv)) == 0) code = rt_sched_run(&rt);
+  else code = rc == RT_ENOTFOUND ? 2 : 1;
+  /* Shutdown (RUNTIME-NOTES.md §10): every task has finished, so no task owns a call any more.
+   * Lua goes first, then what the runtime still runs on its own, then the loop. */
   rt.closing = 1;
-  rt_sched_close(&rt);
   rt_host_close(&rt);
+  rt_accounts_close(&rt);
+  rt_http_close(&rt);
+  rt_sched_close(&rt);
   close_loop(&loop);
+  emu_stop(emu);
   return code;
 }
