@@ -53,6 +53,9 @@ static const luaL_Reg c_modules[] = {
   {"pcaprun.log", luaopen_pcaprun_log},
   {"pcaprun.pcap", luaopen_pcaprun_pcap},
   {"pcaprun.emulator", luaopen_pcaprun_emulator},
+  {"pcaprun.cron", luaopen_pcaprun_cron},
+  {"pcaprun.http", luaopen_pcaprun_http},
+  {"pcaprun.fs", luaopen_pcaprun_fs},
   {"cjson", luaopen_cjson},
   {"cjson.safe", luaopen_cjson_safe},
   {NULL, NULL}};

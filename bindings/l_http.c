@@ -1,0 +1,117 @@
+/* pcaprun.http: plain HTTP requests for scripts (webhook notifications), on the same libcurl
+ * multi handle and loop as the API client. Timeouts here are real seconds (network time). */
+#include "err.h"
+#include "http.h"
+#include "lbind.h"
+#include "lerr.h"
+#include <lauxlib.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define BOX_MT "pcaprun.httpbox"
+
+typedef struct l_httpop {
+  rt_wait w;
+  rt_http_req req;
+} l_httpop;
+
+static void op_done(rt_http_req *r) { rt_wait_done(&((l_httpop *)r->user)->w, 0); }
+static void op_cancel(rt_wait *w) { rt_http_cancel(&((l_httpop *)w)->req); }
+
+static int box_close(lua_State *L) {
+  l_httpop **box = luaL_checkudata(L, 1, BOX_MT);
+  if (*box) {
+    rt_http_req_free(&(*box)->req);
+    free(*box);
+    *box = NULL;
+  }
+  return 0;
+}
+
+static int request_k(lua_State *L, int status, lua_KContext ctx) {
+  (void)status; (void)ctx;
+  l_httpop *op = *(l_httpop **)luaL_checkudata(L, -1, BOX_MT);
+  rt_http_req *r = &op->req;
+  if (op->w.rc == RT_ECANCELED) return l_raise_canceled(L);
+  if (op->w.rc == RT_ETIMEDOUT) return l_failrc(L, RT_ETIMEDOUT, "http.request", "timed out");
+  if (r->abort_rc) return l_failrc(L, r->abort_rc, "http.request", "response body too large");
+  if (r->curl_code != CURLE_OK)
+    return l_failrc(L, RT_ETRANSPORT, "http.request", r->errbuf[0] ? r->errbuf : curl_easy_strerror(r->curl_code));
+  lua_createtable(L, 0, 3);
+  lua_pushinteger(L, r->status);
+  lua_setfield(L, -2, "status");
+  lua_pushlstring(L, r->resp ? r->resp : "", r->resp_len);
+  lua_setfield(L, -2, "body");
+  lua_pushstring(L, r->content_type);
+  lua_setfield(L, -2, "content_type");
+  return 1;
+}
+
+/* http.request{url=, method="GET", headers={name=value}, body=string, timeout=seconds}
+ *   -> {status=, body=, content_type=} | nil, err
+ * Any HTTP status is a response; only a failed transfer (or timeout) is an error. The default
+ * timeout is --http-timeout; timeouts are real seconds. Bodies are capped at 8 MiB. [-1, +1|2, y] */
+static int l_request(lua_State *L) {
+  l_current_task(L, "http.request");
+  luaL_checktype(L, 1, LUA_TTABLE);
+  rt_runtime *rt = rt_from_lua(L);
+  lua_settop(L, 1);
+  l_httpop **box = lua_newuserdatauv(L, sizeof *box, 0);
+  *box = NULL;
+  luaL_setmetatable(L, BOX_MT);
+  lua_toclose(L, 2);
+  l_httpop *op = *box = calloc(1, sizeof *op);
+  if (!op) return luaL_error(L, "out of memory");
+  rt_http_req *r = &op->req;
+  rt_http_req_init(r);
+  r->user = op;
+  r->done = op_done;
+  r->timeout = rt->opt.http_timeout;
+  op->w.cancel = op_cancel;
+  op->w.timeout_rc = RT_ETIMEDOUT;
+  lua_getfield(L, 1, "url");
+  const char *url = lua_tostring(L, -1);
+  if (!url || (strncmp(url, "http://", 7) && strncmp(url, "https://", 8)))
+    return luaL_error(L, "http.request: 'url' must be an http:// or https:// URL");
+  if (rt_http_req_url(r, url)) return luaL_error(L, "out of memory");
+  lua_getfield(L, 1, "method");
+  const char *method = luaL_optstring(L, -1, "GET");
+  if (strlen(method) >= sizeof r->method || strspn(method, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != strlen(method))
+    return luaL_error(L, "http.request: bad method '%s'", method);
+  strcpy(r->method, method);
+  lua_getfield(L, 1, "timeout");
+  if (!lua_isnil(L, -1)) r->timeout = luaL_checknumber(L, -1);
+  lua_getfield(L, 1, "body");
+  if (!lua_isnil(L, -1)) {
+    size_t len;
+    const char *body = luaL_checklstring(L, -1, &len);
+    if (rt_http_req_body(r, body, len)) return luaL_error(L, "out of memory");
+  }
+  if (lua_getfield(L, 1, "headers") == LUA_TTABLE) {
+    lua_pushnil(L);
+    while (lua_next(L, -2)) {
+      const char *k = lua_tostring(L, -2), *v = lua_tostring(L, -1);
+      if (!k || !v || strpbrk(k, "\r\n:") || strpbrk(v, "\r\n"))
+        return luaL_error(L, "http.request: header names and values must be strings without line breaks");
+      lua_pushfstring(L, "%s: %s", k, v);
+      if (rt_http_req_header(r, lua_tostring(L, -1))) return luaL_error(L, "out of memory");
+      lua_pop(L, 2);
+    }
+  }
+  lua_settop(L, 2);
+  int rc = rt_http_start(rt->http, r);
+  if (rc) return l_failrc(L, rc, "http.request", NULL);
+  return rt_park(L, &op->w, -1, 0, request_k);
+}
+
+int luaopen_pcaprun_http(lua_State *L) {
+  luaL_newmetatable(L, BOX_MT);
+  lua_pushcfunction(L, box_close);
+  lua_setfield(L, -2, "__close");
+  lua_pushcfunction(L, box_close);
+  lua_setfield(L, -2, "__gc");
+  lua_pop(L, 1);
+  static const luaL_Reg fns[] = {{"request", l_request}, {NULL, NULL}};
+  luaL_newlib(L, fns);
+  return 1;
+}
