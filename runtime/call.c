@@ -238,6 +238,7 @@ static int build_request(rt_call *c) {
   for (int i = 0; i < 2; i++)
     if (a->auth[i] && rt_http_req_header(r, a->auth[i])) return RT_ENOMEM;
   if (kind == RT_CALL_CREATE && c->intent[0] && add_header(r, "X-Pcaprun-Intent", c->intent)) return RT_ENOMEM;
+  r->fresh_connect = kind == RT_CALL_CREATE || kind == RT_CALL_OWN_ADD;
   if (body) {
     char *text = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
     int rc = !text || add_header(r, "Content-Type", "application/json") || rt_http_req_body(r, text, strlen(text));
