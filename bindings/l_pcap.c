@@ -409,11 +409,16 @@ static int l_list(lua_State *L) {
 }
 
 /* pcap.stop(id | capture [, opts]) -> true | nil, err: ends a full capture early (it then
- * converts and succeeds). Stopping a capture that has already finished is not an error. [-1|2, +1|2, y] */
+ * converts and succeeds). Stopping a capture that has already finished is not an error; a
+ * simple capture cannot be stopped (BAD_STATE, nothing sent). [-1|2, +1|2, y] */
 static int l_stop(lua_State *L) {
   l_current_task(L, "pcap.stop");
   rt_account *a = client_arg(L);
-  return simple_call(L, a, RT_CALL_STOP, "pcap.stop", check_id(L, 1), 2, push_true);
+  const char *id = check_id(L, 1);
+  rt_capture *cap = rt_capture_find(a, id);
+  if (cap && cap->type == RT_CAP_SIMPLE)
+    return l_failrc(L, RT_ESTATE, "pcap.stop", "only full captures can be stopped");
+  return simple_call(L, a, RT_CALL_STOP, "pcap.stop", id, 2, push_true);
 }
 
 /* pcap.download(id | capture, path [, opts]) -> {path=, bytes=, packets=, linktype=} | nil, err
