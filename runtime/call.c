@@ -177,7 +177,13 @@ static void advance(rt_call *c) {
     if (needs_gate(c) && !(c->held & HOLD_GATE)) which = HOLD_GATE, rc = rt_gate_acquire(&a->full, &c->waiter);
     else if (needs_sample(c) && !(c->held & HOLD_SAMPLE)) which = HOLD_SAMPLE, rc = rt_window_acquire(&a->sample, &c->waiter);
     else if (!(c->held & HOLD_API)) which = HOLD_API, rc = rt_window_acquire(&a->api, &c->waiter);
-    else break;
+    else if (needs_gate(c) && !a->full_checked) {
+      /* The run's first full create: holding the slot, list once for a full capture made
+       * elsewhere that already holds it (PCAPS-API.md §9.3). */
+      a->full_checked = 1;
+      c->sub = SUB_ADOPT;
+      break;
+    } else break;
     if (rc == 0) { c->held |= (unsigned)which; continue; }
     if (rc == RT_EAGAIN) {
       c->queued_on = which;
@@ -454,7 +460,11 @@ static int sub_answer(rt_call *c, const json_t *result) {
   const json_t *list = json_is_array(result) ? result : NULL;
   if (!list) return RT_EAGAIN; /* null: nothing there */
   if (sub == SUB_ADOPT) {
-    adopt_holders(c, list);
+    /* Found ones hold the slot now: give ours back and queue behind them. */
+    if (adopt_holders(c, list) && (c->held & HOLD_GATE)) {
+      rt_gate_release(&c->acct->full);
+      c->held &= ~(unsigned)HOLD_GATE;
+    }
     return RT_EAGAIN;
   }
   const json_t *hit = c->kind == RT_CALL_CREATE ? find_created(c, list) : find_bucket(c, list);
@@ -534,6 +544,7 @@ static void on_http_done(rt_http_req *r) {
   }
   if (r->curl_code != CURLE_OK) {
     snprintf(c->message, sizeof c->message, "%s", r->errbuf[0] ? r->errbuf : curl_easy_strerror(r->curl_code));
+    if (r->sunk > 0) c->attempts = 0; /* a download that made progress resumes with a fresh budget */
     transient(c, RT_ETRANSPORT, is_create(c) && !sub);
     return;
   }
@@ -587,8 +598,6 @@ static void on_http_done(rt_http_req *r) {
 
 int rt_call_start(rt_call *c) {
   if (c->acct->rt->closing) return RT_ESHUTDOWN;
-  if (c->kind == RT_CALL_CREATE && c->cap_type == RT_CAP_FULL && !c->acct->full_checked)
-    c->sub = SUB_ADOPT; /* first full create of the run: is a full capture already running? */
   c->starting = 1;
   advance(c);
   c->starting = 0;
