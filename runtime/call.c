@@ -31,10 +31,11 @@ static void call_cancel(rt_wait *w);
 static void on_granted(rt_waiter *wt);
 static void on_http_done(rt_http_req *r);
 
-rt_call *rt_call_new(rt_account *a, int kind, const char *opname) {
+rt_call *rt_call_new(rt_account *a, rt_creds *creds, int kind, const char *opname) {
   rt_call *c = calloc(1, sizeof *c);
   if (!c) return NULL;
   c->acct = a;
+  c->creds = rt_creds_ref(creds);
   c->kind = kind;
   c->opname = opname;
   c->fd = -1;
@@ -64,6 +65,7 @@ void rt_call_free(rt_call *c) {
   json_decref(c->cf_errors);
   free(c->path);
   free(c->part);
+  rt_creds_unref(c->creds);
   rt_list_unlink(&c->link);
   free(c);
 }
@@ -143,7 +145,7 @@ static void preempt(rt_call *c) {
   RT_LIST_EACH(it, &c->acct->captures) {
     rt_capture *h = RT_CONTAINER(it, rt_capture, link);
     if (!h->holds_slot || h->stop_sent || h->priority >= c->priority) continue;
-    rt_call *s = rt_call_new(c->acct, RT_CALL_STOP, "pcap.stop");
+    rt_call *s = rt_call_new(c->acct, h->creds, RT_CALL_STOP, "pcap.stop");
     if (!s) return;
     snprintf(s->id, sizeof s->id, "%s", h->id);
     s->on_done = stop_done;
@@ -242,7 +244,7 @@ static int build_request(rt_call *c) {
   if (rt_http_req_url(r, url) || add_header(r, "Accept", accept) || rt_http_req_header(r, "Expect:"))
     return RT_ENOMEM;
   for (int i = 0; i < 2; i++)
-    if (a->auth[i] && rt_http_req_header(r, a->auth[i])) return RT_ENOMEM;
+    if (c->creds && c->creds->auth[i] && rt_http_req_header(r, c->creds->auth[i])) return RT_ENOMEM;
   if (kind == RT_CALL_CREATE && c->intent[0] && add_header(r, "X-Pcaprun-Intent", c->intent)) return RT_ENOMEM;
   r->fresh_connect = kind == RT_CALL_CREATE || kind == RT_CALL_OWN_ADD;
   if (body) {
@@ -406,7 +408,7 @@ static int adopt_holders(rt_call *c, const json_t *list) {
     if (rt_capinfo_parse(item, &info, why, sizeof why) || info.type != RT_CAP_FULL ||
         !rt_status_holds_slot(info.status) || rt_capture_find(c->acct, info.id))
       continue;
-    rt_capture *cap = rt_capture_update(c->acct, item, &info);
+    rt_capture *cap = rt_capture_update(c->acct, c->creds, item, &info);
     if (!cap) continue;
     cap->holds_slot = 1;
     rt_gate_force(&c->acct->full);
@@ -426,7 +428,7 @@ static int created(rt_call *c, const json_t *obj) {
     snprintf(c->message, sizeof c->message, "create answered with a malformed capture: %s", why);
     return RT_EPROTO;
   }
-  rt_capture *cap = rt_capture_update(c->acct, obj, &info);
+  rt_capture *cap = rt_capture_update(c->acct, c->creds, obj, &info);
   if (!cap) return RT_ENOMEM;
   c->cap = cap;
   cap->priority = c->priority;
@@ -452,7 +454,7 @@ static int sub_answer(rt_call *c, const json_t *result) {
     rt_capinfo info;
     char why[128];
     if (rt_capinfo_parse(result, &info, why, sizeof why) == 0) {
-      rt_capture *cap = rt_capture_update(c->acct, result, &info);
+      rt_capture *cap = rt_capture_update(c->acct, c->creds, result, &info);
       if (!rt_status_holds_slot(info.status)) { c->cap = cap; return 0; }
     }
     return RT_EAPI;
@@ -486,14 +488,14 @@ static int main_answer(rt_call *c, const json_t *result) {
       snprintf(c->message, sizeof c->message, "malformed capture: %s", why);
       return RT_EPROTO;
     }
-    c->cap = rt_capture_update(c->acct, result, &info);
+    c->cap = rt_capture_update(c->acct, c->creds, result, &info);
     return c->cap ? 0 : RT_ENOMEM;
   case RT_CALL_LIST: {
     size_t i;
     json_t *item;
     c->result = json_is_array(result) ? json_incref((json_t *)result) : json_array();
     json_array_foreach(c->result, i, item)
-      if (rt_capinfo_parse(item, &info, why, sizeof why) == 0) rt_capture_update(c->acct, item, &info);
+      if (rt_capinfo_parse(item, &info, why, sizeof why) == 0) rt_capture_update(c->acct, c->creds, item, &info);
     return 0;
   }
   case RT_CALL_STOP: {
