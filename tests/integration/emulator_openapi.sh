@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Every JSON body of every operation (success and error paths) validated against the OpenAPI
-# document with ajv. Skipped (exit 77, shown as skipped by ctest) when the document is missing.
 # ctest-labels: emu;sdk
 # ctest-timeout: 300
 # ctest-skip-code: 77
+# Every JSON body of every operation (success and error paths) validated against the OpenAPI
+# document with ajv. Skipped (exit 77, shown as skipped by ctest) when the document is missing.
 set -euo pipefail
 : "${PCAPRUN:?}" "${PCAPRUN_SRC:?}"
 here="$PCAPRUN_SRC/tests/sdk"
