@@ -1,8 +1,8 @@
-/* Bucket ownership end to end (PCAPS-API.md §8, U7-U10): add writes a challenge file into the
+/* ctest-labels: emu;valgrind
+ * ctest-timeout: 300
+ * Bucket ownership end to end (PCAPS-API.md §8, U7-U10): add writes a challenge file into the
  * bucket directory, validate checks it, full creates need a validated bucket unless
- * auto_validate_buckets, finished full captures land in the bucket; admin reset and captures.
- * ctest-labels: emu;valgrind
- * ctest-timeout: 300 */
+ * auto_validate_buckets, finished full captures land in the bucket; admin reset and captures. */
 #include "emu_test.h"
 #include <sys/stat.h>
 

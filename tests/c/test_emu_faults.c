@@ -1,7 +1,7 @@
-/* Fault injection over real HTTP: each fault at probability 1 (and a seeded share), its answer,
- * its counter, and that no fault corrupts state.
- * ctest-labels: emu;valgrind
- * ctest-timeout: 300 */
+/* ctest-labels: emu;valgrind
+ * ctest-timeout: 300
+ * Fault injection over real HTTP: each fault at probability 1 (and a seeded share), its answer,
+ * its counter, and that no fault corrupts state. */
 #include "emu_test.h"
 
 static emu_fix F;

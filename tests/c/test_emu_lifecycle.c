@@ -1,8 +1,8 @@
-/* Capture lifecycle, stop semantics, failures, and downloads (pcap contents checked with
+/* ctest-labels: emu;valgrind
+ * ctest-timeout: 300
+ * Capture lifecycle, stop semantics, failures, and downloads (pcap contents checked with
  * libpcap: header, snaplen, link type, packets matching the filter, timestamps), HTTP Range,
- * gzip and the simple_bytes bench knob.
- * ctest-labels: emu;valgrind
- * ctest-timeout: 300 */
+ * gzip and the simple_bytes bench knob. */
 #include "emu_test.h"
 #include <arpa/inet.h>
 #include <pcap/pcap.h>

@@ -1,6 +1,6 @@
-/* rt_spec_parse under both rule sets: every rule of PCAPS-API.md §4.1/§4.2/§10, at its
- * boundaries, with the exact messages the user sees.
- * ctest-labels: unit;valgrind */
+/* ctest-labels: unit;valgrind
+ * rt_spec_parse under both rule sets: every rule of PCAPS-API.md §4.1/§4.2/§10, at its
+ * boundaries, with the exact messages the user sees. */
 #include "check.h"
 #include "err.h"
 #include "spec.h"

@@ -59,7 +59,7 @@ let checked = 0;
 const deviations = [];
 
 function fail(msg, body, errors) {
-  console.error(`FAIL ${msg}\n  body: ${JSON.stringify(body)}\n  errors: ${JSON.stringify(errors, null, 1)}`);
+  console.error(`FAIL ${msg}\n  body: ${JSON.stringify(body).slice(0, 400)}\n  errors: ${JSON.stringify(errors, null, 1)}`);
   process.exitCode = 1;
 }
 
@@ -140,7 +140,8 @@ await call('create', 'POST', '/pcaps', { body: 'x'.repeat(70000), expect: 413 })
 await call('create', 'DELETE', '/pcaps', { expect: 405 });
 await call('list', 'GET', '/pcaps/a/b/c', { expect: 404 });
 
-// ---- captures ----
+// ---- captures (s1 stays pending until a later one is made ready) ----
+await setConfig({ simple_duration: 1e6 });
 const s1 = (await call('create', 'POST', '/pcaps', { body: simple, expect: 200 })).json.result;
 await call('create', 'POST', '/pcaps', { body: simple, expect: 429 });          // sample rate
 await call('create', 'POST', '/pcaps', { body: full, expect: 400 });            // bucket not validated
@@ -196,11 +197,14 @@ await call('stop', 'PUT', `/pcaps/${f1.id}/stop`, { expect: 400 });
 const f2 = (await call('create', 'POST', '/pcaps', { body: { ...full, time_limit: 1 }, expect: 200 })).json.result;
 await sleep(50);
 await call('get', 'GET', `/pcaps/${f2.id}`, { expect: 200 });                   // failed + error_message
-await call('download', 'GET', `/pcaps/${s1.id}/download`, { expect: 200 });
+await setConfig({ simple_duration: 0, fail_rate: 0, sample_limit: false });
+const s2 = (await call('create', 'POST', '/pcaps', { body: simple, expect: 200 })).json.result;
+await call('get', 'GET', `/pcaps/${s2.id}`, { expect: 200 });                   // complete
+await call('download', 'GET', `/pcaps/${s2.id}/download`, { expect: 200 });
 await call('list', 'GET', '/pcaps', { expect: 200 });
 
 // ---- injected faults ----
-await setConfig({ fault_create_then_500: 1, sample_limit: false });
+await setConfig({ fault_create_then_500: 1 });
 await call('create', 'POST', '/pcaps', { body: simple, expect: 500 });
 await setConfig({ fault_create_then_500: 0, fault_5xx: 1 });
 for (let i = 0; i < 6; i++) await call('get', 'GET', `/pcaps/${s1.id}`);
