@@ -204,10 +204,6 @@ static int read_auth(emu_server *s, struct MHD_Connection *c, emu_request *q, in
 
 /* ---- the request pipeline (under mu) ---- */
 
-static int is_json_op(emu_op op) {
-  return op != EMU_OP_DOWNLOAD && op != EMU_OP_STOP && op != EMU_OP_OWN_DELETE;
-}
-
 static void run_handler(emu_server *s, const emu_request *q, emu_reply *r) {
   switch (q->op) {
   case EMU_OP_LIST: emu_op_list(s, q, r); break;
@@ -270,7 +266,6 @@ static void answer(emu_server *s, struct MHD_Connection *c, const char *url, emu
     return;
   }
   *fault = emu_fault_pick(s, q->op);
-  if (fault->kind == EMU_F_MALFORMED && !is_json_op(q->op)) fault->kind = -1;
   if (fault->kind >= 0 && fault->kind != EMU_F_SLOW) {
     emu_fault_reply(s, fault, r);
     return;
