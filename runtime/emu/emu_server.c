@@ -554,18 +554,6 @@ static void rm_tree(const char *dir) {
   if (dir[0]) nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-static int make_dirs(const char *dir) {
-  char buf[PATH_MAX];
-  snprintf(buf, sizeof buf, "%s", dir);
-  for (char *p = buf + 1; *p; p++)
-    if (*p == '/') {
-      *p = 0;
-      if (mkdir(buf, 0755) != 0 && errno != EEXIST) return RT_EIO;
-      *p = '/';
-    }
-  return mkdir(buf, 0755) == 0 || errno == EEXIST ? 0 : RT_EIO;
-}
-
 static int make_temp_dir(const char *what, char *out, size_t size) {
   const char *tmp = getenv("TMPDIR");
   snprintf(out, size, "%s/pcaprun-emu-%s-XXXXXX", tmp && *tmp ? tmp : "/tmp", what);
@@ -580,7 +568,7 @@ static int setup_dirs(emu_server *s, char *err, size_t errlen) {
   }
   if (s->cfg.bucket_dir[0]) {
     snprintf(s->bucket_dir, sizeof s->bucket_dir, "%s", s->cfg.bucket_dir);
-    if (make_dirs(s->bucket_dir) == 0) return 0;
+    if (emu_mkdir_p(s->bucket_dir) == 0) return 0;
     snprintf(err, errlen, "cannot create bucket_dir %.200s: %s", s->bucket_dir, strerror(errno));
     return RT_EIO;
   }
