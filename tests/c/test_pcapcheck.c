@@ -261,7 +261,8 @@ static void t_corrupt_fields(void) {
   check_patched(&b, 4, 3, 2, "unsupported pcap version 3.4 at offset 4, expected 2.4");
   check_patched(&b, 4, 1, 2, "unsupported pcap version 1.4 at offset 4, expected 2.4");
   check_patched(&b, 6, 3, 2, "unsupported pcap version 2.3 at offset 4, expected 2.4");
-  check_patched(&b, 6, 2, 2, NULL); /* 2.2 is accepted */
+  /* Version 2.2 records hold orig_len first: this 2.4 layout then reads as orig_len < incl_len. */
+  check_patched(&b, 6, 2, 2, "record 1 at offset 24: orig_len 60 is less than incl_len 100");
   check_patched(&b, rec2 + 8, 262145, 4,
                 "record 2 at offset 100: incl_len 262145 exceeds snaplen 65535");
   check_patched(&b, rec2 + 12, 159, 4, "record 2 at offset 100: orig_len 159 is less than incl_len 160");
@@ -274,6 +275,26 @@ static void t_corrupt_fields(void) {
   check_patched(&big, 24 + 8, RT_PCAP_MAX_RECORD + 1, 4,
                 "record 1 at offset 24: incl_len 16777217 exceeds the sanity cap of 16777216 bytes");
   free(big.data);
+}
+
+/* A real 2.2 file, with each record's lengths in the old order, reads like the 2.4 original. */
+static void t_version_2_2(void) {
+  blob b = libpcap_file(0, 65535, sizes, NSIZES);
+  b.data[6] = 2;
+  for (uint8_t *p = b.data + 24; p < b.data + b.len;) {
+    uint32_t incl = le32(p + 8);
+    put_le32(p + 8, le32(p + 12));
+    put_le32(p + 12, incl);
+    p += 16 + incl;
+  }
+  rt_pcapcheck c;
+  check_whole(&c, &b);
+  CHECK_INT(c.rc, 0);
+  CHECK_INT(c.version_minor, 2);
+  CHECK_INT(c.packets, NSIZES);
+  CHECK_INT(c.data_bytes, SIZES_TOTAL);
+  check_all_splits(&b);
+  free(b.data);
 }
 
 static void t_slack_and_linktype(void) {
@@ -331,6 +352,7 @@ int main(void) {
   RUN(t_truncation);
   RUN(t_foreign_formats);
   RUN(t_corrupt_fields);
+  RUN(t_version_2_2);
   RUN(t_slack_and_linktype);
   RUN(t_resume_from_file);
   return check_done();
