@@ -8,6 +8,7 @@
 #   FUZZ_SECONDS=60   time per target
 #   FUZZ_JOBS=N       targets run at once (default: the number of CPUs)
 #   FUZZ_BUILD=dir    build directory (default build-fuzz)
+#   FUZZ_CC=clang     the compiler (a generic CC from the environment is not used: it must be clang)
 #
 # Prints one line per target (executions, corpus size, result) and exits non-zero if any target
 # crashed, took over 10 s on one input, or failed to build.
@@ -28,10 +29,10 @@ else
   done
 fi
 
-CC=${CC:-clang}
+CC=${FUZZ_CC:-clang}
 case "$("$CC" --version 2>/dev/null | head -n1)" in
   *clang*) ;;
-  *) echo "run.sh: fuzzing needs clang, CC=$CC is not" >&2; exit 2 ;;
+  *) echo "run.sh: fuzzing needs clang, FUZZ_CC=$CC is not" >&2; exit 2 ;;
 esac
 CC=$CC cmake -S . -B "$BUILD" -DPCAPRUN_FUZZ=ON -DPCAPRUN_WERROR=ON >/dev/null
 cmake --build "$BUILD" -j "$(nproc)" --target "${names[@]/#/fuzz_}" >"$BUILD/build.log" 2>&1 || {
