@@ -300,7 +300,7 @@ static void transient(rt_call *c, int rc, int ambiguous) {
   if (ambiguous) c->sub = SUB_RECONCILE; /* the create may have happened: list before trying again */
   rt_log(RT_LOG_DEBUG, "api.retry", "retrying after a transient failure", "op", c->opname,
          "error", c->message, NULL);
-  retry_in(c, backoff(c, c->attempts));
+  retry_in(c, c->retry_after >= 0 ? c->retry_after : backoff(c, c->attempts)); /* e.g. a 503's */
 }
 
 /* 429: the request was not applied. Wait as long as the API says, however long. */
@@ -586,8 +586,7 @@ static void on_http_done(rt_http_req *r) {
   if (st == 429 || (st == 409 && needs_gate(c))) {
     if (needs_gate(c)) full_busy(c); else limited(c);
   } else if (st == 408 || st >= 500) {
-    if (st == 503 && c->retry_after >= 0 && !is_create(c)) limited(c);
-    else transient(c, RT_EAPI, is_create(c) && !sub);
+    transient(c, RT_EAPI, is_create(c) && !sub);
   } else if (kind == RT_CALL_STOP && st >= 400 && st < 500) {
     c->sub = SUB_VERIFY; /* PCAPS-API.md U12: re-read; a finished capture needs no stop */
     advance(c);
