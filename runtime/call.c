@@ -95,7 +95,6 @@ static void call_cancel(rt_wait *w) {
   rt_call *c = (rt_call *)w;
   if (is_create(c) && c->sent_wall > 0) {
     c->detached = 1;
-    c->w.task = NULL;
     return;
   }
   rt_http_cancel(&c->req);
