@@ -353,4 +353,5 @@ void emu_op_download(emu_server *s, const emu_request *q, emu_reply *r) {
   r->is_file = 1;
   r->status = 200;
   r->truncate = emu_fault_roll(s, s->cfg.fault_truncate, EMU_F_TRUNCATE);
+  r->rate = s->cfg.download_rate;
 }

@@ -82,6 +82,7 @@ typedef struct emu_config {
   /* pcap files */
   int link_type, gzip_downloads;
   long long simple_bytes;
+  long long download_rate;     /* bytes per real second of each download, 0: as fast as it goes */
   /* buckets */
   int auto_validate_buckets, challenge_mode, validate_mismatch_error, duplicate_buckets;
   double validation_delay;
@@ -240,6 +241,7 @@ typedef struct emu_reply {
   const char *allow;   /* 405: the methods of the route */
   /* downloads: the file to send, made outside the lock */
   int is_file, truncate;
+  long long rate;              /* download_rate, read under mu */
   struct emu_pcap_params *pcap;
 } emu_reply;
 

@@ -321,14 +321,22 @@ static int parse_range(const char *h, uint64_t size, uint64_t *off, uint64_t *le
 }
 
 typedef struct cut_reader {
+  emu_server *s;
   int fd;
-  uint64_t off, cut; /* serve [off, off + cut) then fail */
+  uint64_t off, cut, len; /* serve [off, off + cut) of len bytes, then fail if cut < len */
+  long long rate;         /* bytes per second, 0: no pacing */
+  double start;
 } cut_reader;
 
 static ssize_t cut_read(void *cls, uint64_t pos, char *buf, size_t max) {
   cut_reader *cr = cls;
-  if (pos >= cr->cut) return MHD_CONTENT_READER_END_WITH_ERROR;
+  if (pos >= cr->cut) return pos >= cr->len ? MHD_CONTENT_READER_END_OF_STREAM : MHD_CONTENT_READER_END_WITH_ERROR;
   if (max > cr->cut - pos) max = (size_t)(cr->cut - pos);
+  if (cr->rate > 0) { /* download_rate: small chunks, each when its time has come */
+    if (max > (size_t)cr->rate / 50 + 1) max = (size_t)cr->rate / 50 + 1;
+    double due = cr->start + (double)pos / (double)cr->rate, now = emu_mono_now();
+    if (due > now) emu_sleep_ms(cr->s, (long)((due - now) * 1000) + 1);
+  }
   ssize_t n = pread(cr->fd, buf, max, (off_t)(cr->off + pos));
   return n > 0 ? n : MHD_CONTENT_READER_END_WITH_ERROR;
 }
@@ -364,13 +372,14 @@ static struct MHD_Response *file_response(emu_server *s, emu_reply *r, const cha
     return resp;
   }
   struct MHD_Response *resp;
-  if (r->truncate) {
+  long long rate = r->rate;
+  if (r->truncate || rate > 0) {
     cut_reader *cr = malloc(sizeof *cr);
     if (!cr) {
       close(fd);
       goto fail;
     }
-    *cr = (cut_reader){fd, off, len / 2};
+    *cr = (cut_reader){s, fd, off, r->truncate ? len / 2 : len, len, rate, emu_mono_now()};
     resp = MHD_create_response_from_callback(len, 64 * 1024, cut_read, cr, cut_free);
     if (!resp) cut_free(cr);
   } else {
