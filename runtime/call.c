@@ -549,6 +549,13 @@ static void on_http_done(rt_http_req *r) {
     transient(c, RT_ETRANSPORT, is_create(c) && !sub);
     return;
   }
+  /* The .part already holds all there is (a run stopped between the last byte and the rename). */
+  if (kind == RT_CALL_DOWNLOAD && r->status == 416 && r->range_from > 0) {
+    int rc = rt_download_whole(c);
+    if (rc == RT_EAGAIN) transient(c, RT_EPCAP, 0); /* not a whole pcap: from the start */
+    else finish(c, rc);
+    return;
+  }
   /* 204 (stop, delete) and 2xx downloads carry no envelope. */
   if (r->status >= 200 && r->status < 300 && (r->status == 204 || kind == RT_CALL_DOWNLOAD)) {
     int rc = kind == RT_CALL_DOWNLOAD ? rt_download_finish(c) : main_answer(c, NULL);

@@ -86,6 +86,15 @@ int rt_download_finish(rt_call *c) {
   return c->result ? 0 : RT_ENOMEM;
 }
 
+int rt_download_whole(rt_call *c) {
+  if (rt_pcapcheck_finish(&c->check) == 0) return rt_download_finish(c);
+  snprintf(c->message, sizeof c->message, "%s.part is longer than the capture and not a whole pcap", c->path);
+  if (ftruncate(c->fd, 0) != 0) return RT_EIO;
+  c->offset = 0;
+  rt_pcapcheck_init(&c->check);
+  return RT_EAGAIN;
+}
+
 /* Closes the file. A download that failed on its content keeps its bytes as PATH.invalid (for
  * inspection); any other failure leaves PATH.part, which the next attempt resumes. */
 void rt_download_close(rt_call *c) {

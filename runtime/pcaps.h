@@ -175,5 +175,8 @@ int rt_download_open(rt_call *c);
  * RT_EAGAIN when the file ends inside a record (resume the download), or an error. */
 int rt_download_finish(rt_call *c);
 void rt_download_close(rt_call *c);
+/* The API has nothing past the .part (416 to its Range): completes it like rt_download_finish
+ * when it is a whole pcap; otherwise empties it and returns RT_EAGAIN (download it again). */
+int rt_download_whole(rt_call *c);
 
 #endif
