@@ -314,8 +314,8 @@ static void limited(rt_call *c) {
                (json_integer_value(json_object_get(json_array_get(c->cf_errors, 0), "code")) == 971 ||
                 json_integer_value(json_object_get(json_array_get(c->cf_errors, 0), "code")) == 10100);
   if (needs_sample(c) && !global) { /* the per-minute simple-capture limit, most likely */
+    rt_window_pause(&a->sample, until); /* first: the release must not let a waiter through */
     if (c->held & HOLD_SAMPLE) { rt_window_release(&a->sample); c->held &= ~(unsigned)HOLD_SAMPLE; }
-    rt_window_pause(&a->sample, until);
   } else {
     rt_window_pause(&a->api, until);
   }
