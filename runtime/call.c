@@ -3,6 +3,7 @@
  * wait for retry-after (429, never capped); reconcile a create whose outcome is unknown by listing
  * before creating again; find the capture that holds the full slot when the API says it is taken. */
 #include "err.h"
+#include "journal.h"
 #include "log.h"
 #include "pcaps.h"
 #include <math.h>
@@ -12,7 +13,7 @@
 
 enum { PH_NEW, PH_ADMIT, PH_SEND, PH_BACKOFF, PH_DONE };
 enum { HOLD_GATE = 1, HOLD_SAMPLE = 2, HOLD_API = 4 };
-enum { SUB_NONE, SUB_RECONCILE, SUB_ADOPT, SUB_VERIFY };
+enum { SUB_NONE, SUB_RECONCILE, SUB_ADOPT, SUB_VERIFY, SUB_RESUME };
 enum { OUT_OK, OUT_TRANSIENT, OUT_AMBIGUOUS, OUT_LIMITED, OUT_FULL_BUSY, OUT_FAILED };
 
 #define BACKOFF_BASE 1.0    /* API s */
@@ -75,6 +76,11 @@ void rt_call_release(rt_call *c) {
   else c->detached = 1;
 }
 
+/* May a create that did not succeed have been applied? Only an answer that says so rules it out. */
+static int maybe_applied(const rt_call *c) {
+  return c->sent_wall > 0 && c->rc != 0 && !(c->http_status >= 400 && c->http_status < 500 && c->http_status != 408);
+}
+
 /* Gives up what the call holds. Sent work counts: a request that may have reached the API is
  * committed to the budget, not released. */
 static void drop_permits(rt_call *c) {
@@ -87,6 +93,7 @@ static void drop_permits(rt_call *c) {
   if (c->held & HOLD_SAMPLE) rt_window_release(&a->sample);
   if (c->held & HOLD_GATE) rt_gate_release(&a->full);
   c->held = 0;
+  if (c->kind == RT_CALL_CREATE) rt_journal_unclaim(c, maybe_applied(c));
 }
 
 /* Cancel or timeout of the waiting task. A create that may already exist remotely is never
@@ -122,6 +129,15 @@ static void fail(rt_call *c, int rc, const char *fmt, const char *arg) {
 }
 
 /* ---- admission ---- */
+
+/* Gives back the full-capture slot the call was admitted to, here and in the journal. */
+static void release_gate(rt_call *c) {
+  if (c->held & HOLD_GATE) {
+    rt_gate_release(&c->acct->full);
+    c->held &= ~(unsigned)HOLD_GATE;
+  }
+  rt_journal_unclaim(c, 0);
+}
 
 static int needs_gate(const rt_call *c) { return c->kind == RT_CALL_CREATE && !c->sub && c->cap_type == RT_CAP_FULL; }
 static int needs_sample(const rt_call *c) { return c->kind == RT_CALL_CREATE && !c->sub && c->cap_type == RT_CAP_SIMPLE; }
@@ -169,15 +185,44 @@ static void log_wait(rt_call *c, int which) {
 
 /* Acquires what the next request needs, in a fixed order, then sends it. */
 static void send_request(rt_call *c);
+static void retry_ms(rt_call *c, uint64_t ms);
+
+/* A create asks the journal first whether an earlier run (or process) already went after its
+ * intent: adopt the capture it made, or reconcile before creating. Returns 0 when the call
+ * waits or failed. */
+static int resume(rt_call *c) {
+  uint64_t wait = 0;
+  int rc = rt_journal_resume(c, &wait);
+  if (rc == RT_EAGAIN) { retry_ms(c, wait); return 0; }
+  if (rc < 0) { finish(c, rc); return 0; }
+  c->journal_checked = 1;
+  if (rc == RT_JOURNAL_RECONCILE) c->sub = SUB_RECONCILE;
+  return 1;
+}
+
+/* The cross-process part of admission: 0 to go on, or the call waits or failed. */
+static int claim(rt_call *c) {
+  uint64_t wait = 0;
+  int rc = rt_journal_claim(c, &wait);
+  if (rc == RT_EAGAIN) { retry_ms(c, wait); return -1; }
+  if (rc == RT_JOURNAL_RESOLVE) c->sub = SUB_ADOPT; /* list, adopt what holds the slot, then claim */
+  else if (rc) { finish(c, rc); return -1; }
+  return 0;
+}
 
 static void advance(rt_call *c) {
   rt_account *a = c->acct;
   c->phase = PH_ADMIT;
+  if (c->kind == RT_CALL_CREATE && !c->journal_checked && !resume(c)) return;
+  if (c->kind == RT_CALL_CREATE && c->id[0] && !c->sub) c->sub = SUB_RESUME; /* never created again */
   for (;;) {
     int which = 0, rc = 0;
     if (needs_gate(c) && !(c->held & HOLD_GATE)) which = HOLD_GATE, rc = rt_gate_acquire(&a->full, &c->waiter);
     else if (needs_sample(c) && !(c->held & HOLD_SAMPLE)) which = HOLD_SAMPLE, rc = rt_window_acquire(&a->sample, &c->waiter);
-    else if (!(c->held & HOLD_API)) which = HOLD_API, rc = rt_window_acquire(&a->api, &c->waiter);
+    else if ((needs_gate(c) || needs_sample(c)) && c->journal_claim <= 0 && a->rt->journal) {
+      if (claim(c)) return;
+      continue;
+    } else if (!(c->held & HOLD_API)) which = HOLD_API, rc = rt_window_acquire(&a->api, &c->waiter);
     else if (needs_gate(c) && !a->full_checked) {
       /* The run's first full create: holding the slot, list once for a full capture made
        * elsewhere that already holds it (PCAPS-API.md §9.3). */
@@ -215,7 +260,7 @@ static int build_request(rt_call *c) {
   r->done = on_http_done;
   r->timeout = a->rt->opt.http_timeout;
   r->max_body = a->rt->opt.max_body;
-  int kind = c->sub == SUB_VERIFY ? RT_CALL_GET
+  int kind = c->sub == SUB_VERIFY || c->sub == SUB_RESUME ? RT_CALL_GET
            : c->sub ? (c->kind == RT_CALL_OWN_ADD ? RT_CALL_OWN_LIST : RT_CALL_LIST) : c->kind;
   const char *suffix = "", *accept = "application/json";
   json_t *body = NULL;
@@ -257,6 +302,15 @@ static int build_request(rt_call *c) {
 }
 
 static void send_request(rt_call *c) {
+  if (c->kind == RT_CALL_CREATE && !c->sub && c->sent_wall == 0) {
+    c->sent_wall = rt_wall();
+    int jrc = rt_journal_intent(c); /* durable before the create can reach the API */
+    if (jrc) {
+      c->sent_wall = 0;
+      finish(c, jrc);
+      return;
+    }
+  }
   int rc = build_request(c);
   if (rc == 0) rc = rt_http_start(c->acct->rt->http, &c->req);
   if (rc) {
@@ -271,7 +325,7 @@ static void send_request(rt_call *c) {
 
 static void on_backoff(uv_timer_t *t) { advance(t->data); }
 
-static void retry_in(rt_call *c, double api_seconds) {
+static void retry_ms(rt_call *c, uint64_t ms) {
   if (!c->timer) {
     c->timer = malloc(sizeof *c->timer);
     if (!c->timer) { fail(c, RT_ENOMEM, "%s", "out of memory"); return; }
@@ -279,8 +333,10 @@ static void retry_in(rt_call *c, double api_seconds) {
     c->timer->data = c;
   }
   c->phase = PH_BACKOFF;
-  uv_timer_start(c->timer, on_backoff, rt_api_ms(c->acct->rt, api_seconds), 0);
+  uv_timer_start(c->timer, on_backoff, ms, 0);
 }
+
+static void retry_in(rt_call *c, double api_seconds) { retry_ms(c, rt_api_ms(c->acct->rt, api_seconds)); }
 
 /* Full jitter: uniform in [0, min(cap, base * 2^(n-1))] (API s). */
 static double backoff(rt_call *c, int n) {
@@ -316,6 +372,8 @@ static void limited(rt_call *c) {
   if (needs_sample(c) && !global) { /* the per-minute simple-capture limit, most likely */
     rt_window_pause(&a->sample, until); /* first: the release must not let a waiter through */
     if (c->held & HOLD_SAMPLE) { rt_window_release(&a->sample); c->held &= ~(unsigned)HOLD_SAMPLE; }
+    rt_journal_unclaim(c, 0);
+    rt_journal_pause(a, rt_wall() + (double)rt_api_ms(a->rt, wait) / 1000.0);
   } else {
     rt_window_pause(&a->api, until);
   }
@@ -328,7 +386,7 @@ static void limited(rt_call *c) {
  * let it hold the slot until it ends, then try again. */
 static void full_busy(rt_call *c) {
   if (++c->limited > MAX_LIMITED) { finish(c, RT_ERATELIMIT); return; }
-  if (c->held & HOLD_GATE) { rt_gate_release(&c->acct->full); c->held &= ~(unsigned)HOLD_GATE; }
+  release_gate(c);
   rt_log(RT_LOG_WARN, "capture.slot_busy", "the API says a full capture is already pending or running; looking for it",
          "op", c->opname, NULL);
   c->sub = SUB_ADOPT;
@@ -377,7 +435,9 @@ static const json_t *find_created(rt_call *c, const json_t *list) {
     rt_capinfo info;
     char why[128];
     if (rt_capinfo_parse(item, &info, why, sizeof why) || info.type != c->cap_type) continue;
-    if (rt_capture_find(c->acct, info.id) || info.submitted < c->sent_wall - RECONCILE_SKEW) continue;
+    const rt_capture *known = rt_capture_find(c->acct, info.id);
+    if ((known && known->intent[0]) || info.submitted < c->sent_wall - RECONCILE_SKEW) continue; /* another create's */
+    if (rt_journal_taken(c->acct, info.id, c->intent)) continue;
     if (!create_matches(c->body, item)) continue;
     if (!best || info.submitted < best_t) best = item, best_t = info.submitted;
   }
@@ -409,9 +469,7 @@ static int adopt_holders(rt_call *c, const json_t *list) {
       continue;
     rt_capture *cap = rt_capture_update(c->acct, c->creds, item, &info);
     if (!cap) continue;
-    cap->holds_slot = 1;
-    rt_gate_force(&c->acct->full);
-    rt_capture_watch(cap);
+    rt_capture_hold(cap);
     rt_log(RT_LOG_INFO, "capture.adopt", "a full capture made elsewhere holds the slot; waiting for it",
            "id", info.id, "status", info.status_raw, NULL);
     adopted++;
@@ -420,7 +478,8 @@ static int adopt_holders(rt_call *c, const json_t *list) {
   return adopted;
 }
 
-static int created(rt_call *c, const json_t *obj) {
+/* The create's capture is known: made now, found by a reconcile, or journaled (how says which). */
+static int created(rt_call *c, const json_t *obj, const char *how) {
   rt_capinfo info;
   char why[160];
   if (rt_capinfo_parse(obj, &info, why, sizeof why)) {
@@ -431,16 +490,22 @@ static int created(rt_call *c, const json_t *obj) {
   if (!cap) return RT_ENOMEM;
   c->cap = cap;
   cap->priority = c->priority;
-  if (c->held & HOLD_GATE) { /* the slot now belongs to the capture until it leaves pending/running */
-    cap->holds_slot = 1;
-    c->held &= ~(unsigned)HOLD_GATE;
-    rt_capture_watch(cap);
+  snprintf(cap->intent, sizeof cap->intent, "%s", c->intent);
+  if (cap->type == RT_CAP_FULL && rt_status_holds_slot(cap->status) && !cap->holds_slot) {
+    if (c->held & HOLD_GATE) { /* the slot now belongs to the capture until it leaves pending/running */
+      cap->holds_slot = 1;
+      c->held &= ~(unsigned)HOLD_GATE;
+      rt_capture_watch(cap);
+    } else { /* found, not made by this attempt: it holds a slot all the same */
+      rt_capture_hold(cap);
+    }
   }
   if (c->held & HOLD_SAMPLE) {
     rt_window_commit(&c->acct->sample);
     c->held &= ~(unsigned)HOLD_SAMPLE;
   }
-  rt_log(RT_LOG_INFO, "capture.created", "capture created", "id", cap->id,
+  rt_journal_created(c, cap);
+  rt_log(RT_LOG_INFO, "capture.created", how, "id", cap->id, "intent", c->intent,
          "type", cap->type == RT_CAP_FULL ? "full" : "simple", "colo", cap->colo[0] ? cap->colo : NULL, NULL);
   return 0;
 }
@@ -458,21 +523,21 @@ static int sub_answer(rt_call *c, const json_t *result) {
     }
     return RT_EAPI;
   }
+  if (sub == SUB_RESUME) return created(c, result, "capture resumed from the journal");
   const json_t *list = json_is_array(result) ? result : NULL;
-  if (!list) return RT_EAGAIN; /* null: nothing there */
   if (sub == SUB_ADOPT) {
     /* Found ones hold the slot now: give ours back and queue behind them. */
-    if (adopt_holders(c, list) && (c->held & HOLD_GATE)) {
-      rt_gate_release(&c->acct->full);
-      c->held &= ~(unsigned)HOLD_GATE;
-    }
-    return RT_EAGAIN;
+    if (list && adopt_holders(c, list)) release_gate(c);
+    rt_journal_resolved(c->acct);
+    if (!list || c->kind != RT_CALL_CREATE || c->sent_wall == 0) return RT_EAGAIN;
+    /* a create sent before (by this run or a journaled one) may be among them: reconcile too */
   }
+  if (!list) return RT_EAGAIN; /* null: nothing there */
   const json_t *hit = c->kind == RT_CALL_CREATE ? find_created(c, list) : find_bucket(c, list);
   if (!hit) return RT_EAGAIN; /* not made: create again */
   rt_log(RT_LOG_INFO, "api.reconciled", "found what the failed call had made; not creating it again",
          "op", c->opname, "id", json_string_value(json_object_get(hit, "id")), NULL);
-  if (c->kind == RT_CALL_CREATE) return created(c, hit) ? RT_EAGAIN : 0;
+  if (c->kind == RT_CALL_CREATE) return created(c, hit, "capture found by a reconcile") ? RT_EAGAIN : 0;
   c->result = json_incref((json_t *)hit);
   return 0;
 }
@@ -481,7 +546,7 @@ static int main_answer(rt_call *c, const json_t *result) {
   rt_capinfo info;
   char why[160];
   switch (c->kind) {
-  case RT_CALL_CREATE: return created(c, result);
+  case RT_CALL_CREATE: return created(c, result, "capture created");
   case RT_CALL_GET:
     if (rt_capinfo_parse(result, &info, why, sizeof why)) {
       snprintf(c->message, sizeof c->message, "malformed capture: %s", why);
@@ -535,7 +600,7 @@ static void on_http_done(rt_http_req *r) {
     rt_window_pause(&a->api, rt_now_ms(rt) + rt_api_ms(rt, r->ratelimit_reset));
   c->http_status = r->status;
   c->retry_after = r->retry_after;
-  int sub = c->sub, kind = sub == SUB_VERIFY ? RT_CALL_GET : sub ? RT_CALL_LIST : c->kind;
+  int sub = c->sub, kind = sub == SUB_VERIFY || sub == SUB_RESUME ? RT_CALL_GET : sub ? RT_CALL_LIST : c->kind;
 
   if (r->abort_rc) { /* we stopped the transfer: a bad pcap, a full disk, a huge body */
     if (r->abort_rc == RT_EPCAP || r->abort_rc == RT_EIO) { finish(c, r->abort_rc); return; }
@@ -605,6 +670,7 @@ static void on_http_done(rt_http_req *r) {
 
 int rt_call_start(rt_call *c) {
   if (c->acct->rt->closing) return RT_ESHUTDOWN;
+  rt_journal_attach(c->acct, c->creds);
   c->starting = 1;
   advance(c);
   c->starting = 0;

@@ -5,6 +5,7 @@
  * full capture's next near its expected end of conversion (learned too), then a short backoff that
  * grows by half each time. One poll at a time per capture, shared by all waiters. */
 #include "err.h"
+#include "journal.h"
 #include "log.h"
 #include "pcaps.h"
 #include <math.h>
@@ -57,13 +58,24 @@ rt_capture *rt_capture_update(rt_account *a, rt_creds *creds, const json_t *obj,
       rt_log(RT_LOG_DEBUG, "capture.status", "capture status changed", "id", cap->id,
              "status", rt_status_name(cap->status), NULL);
   }
-  if (cap->holds_slot && !rt_status_holds_slot(cap->status)) {
+  int released = cap->holds_slot && !rt_status_holds_slot(cap->status);
+  if (released) {
     cap->holds_slot = 0;
     rt_log(RT_LOG_DEBUG, "capture.slot", "full capture left pending/running: slot free", "id", cap->id, NULL);
-    rt_gate_release(&a->full);
   }
+  /* the journal first: a create the gate lets through next claims the slot there too */
+  if (cap->journaled && (released || old != cap->status)) rt_journal_capture(cap);
+  if (released) rt_gate_release(&a->full);
   if (rt_status_terminal(cap->status)) wake_waiters(cap, 0);
   return cap;
+}
+
+void rt_capture_hold(rt_capture *cap) {
+  if (cap->holds_slot) return;
+  cap->holds_slot = 1;
+  rt_gate_force(&cap->acct->full);
+  rt_journal_capture(cap);
+  rt_capture_watch(cap);
 }
 
 static int needs_polling(const rt_capture *cap) {

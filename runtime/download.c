@@ -3,6 +3,7 @@
  * the .part file ends; a finished one is checked, fsynced and renamed to PATH. */
 #include "err.h"
 #include "fsutil.h"
+#include "journal.h"
 #include "pcaps.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -53,12 +54,14 @@ int rt_download_open(rt_call *c) {
     }
     struct stat st;
     c->offset = fstat(c->fd, &st) == 0 ? (uint64_t)st.st_size : 0;
-    /* Resume what an earlier attempt (or run) left, if it is a valid start of a pcap. */
-    if (c->offset == 0 || rt_pcapcheck_file(c->part, &c->check) != 0) {
+    /* Resume what an earlier attempt (or run) left, if it is a valid start of a pcap of this
+     * capture (the journal knows whose it is). */
+    if (c->offset == 0 || rt_journal_foreign_part(c) || rt_pcapcheck_file(c->part, &c->check) != 0) {
       if (c->offset && ftruncate(c->fd, 0) != 0) return RT_EIO;
       c->offset = 0;
       rt_pcapcheck_init(&c->check);
     }
+    rt_journal_download(c, RT_JOURNAL_DL_PARTIAL);
   }
   c->req.range_from = c->offset;
   c->req.sink = dl_sink;
@@ -81,6 +84,7 @@ int rt_download_finish(rt_call *c) {
     return RT_EIO;
   }
   if (c->cap) c->cap->packets = (int64_t)c->check.packets;
+  rt_journal_download(c, RT_JOURNAL_DL_DONE);
   c->result = json_pack("{s:s, s:I, s:I, s:i}", "path", c->path, "bytes", (json_int_t)c->offset,
                         "packets", (json_int_t)c->check.packets, "linktype", (int)c->check.linktype);
   return c->result ? 0 : RT_ENOMEM;
@@ -106,4 +110,5 @@ void rt_download_close(rt_call *c) {
     snprintf(bad, sizeof bad, "%s.invalid", c->path);
     rename(c->part, bad);
   }
+  rt_journal_download(c, c->rc == RT_EPCAP ? RT_JOURNAL_DL_INVALID : RT_JOURNAL_DL_PARTIAL);
 }

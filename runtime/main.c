@@ -1,6 +1,7 @@
 /* pcaprun: command line, start-up and the orderly shutdown of the runtime. */
 #include "emu.h"
 #include "err.h"
+#include "journal.h"
 #include "lbind.h"
 #include "log.h"
 #include "pcaps.h"
@@ -18,6 +19,7 @@ static const char usage_text[] =
   "Usage: pcaprun [options] SCRIPT [ARGS...]\n"
   "       pcaprun [options] -e CHUNK [ARGS...]\n"
   "       pcaprun emulator [options]     run the PCAPs API emulator (see: pcaprun emulator --help)\n"
+  "       pcaprun journal [PATH] [--json] show what a journal holds\n"
   "\n"
   "Runs a Lua 5.4 script that drives Cloudflare's PCAPs API (packet captures). API calls look\n"
   "synchronous to the script; the runtime runs many at once and keeps every API limit.\n"
@@ -27,6 +29,12 @@ static const char usage_text[] =
   "  --emulate               start the built-in API emulator on loopback and point the default\n"
   "                          client at it (no credentials needed; any bucket counts as validated)\n"
   "  --emulator-config JSON  settings for that emulator, e.g. '{\"fault_5xx\":0.1,\"seed\":7}'\n"
+  "  --journal PATH          crash-safe record of intents, captures, downloads and shared limits\n"
+  "                          (SQLite, mode 0600): the same script run again resumes where it\n"
+  "                          stopped, and pcaprun processes sharing it share the account's limits;\n"
+  "                          default $XDG_STATE_HOME/pcaprun/journal.db (~/.local/state/...), none\n"
+  "                          with --emulate\n"
+  "  --no-journal            run without a journal\n"
   "  --time-scale F          multiply every API-time duration (limit windows, capture durations,\n"
   "                          backoffs, sleeps) by F; use the same F as the emulator (default 1)\n"
   "  --sample-interval SECS  seconds between simple-capture creates per account (default 60)\n"
@@ -51,8 +59,8 @@ static const char usage_text[] =
   "Exit status: 0 success, 1 script or task failure, 2 usage error, 128+N stopped by signal N.\n";
 
 typedef struct cli {
-  const char *script, *chunk, *emu_config;
-  int emulate;
+  const char *script, *chunk, *emu_config, *journal;
+  int emulate, no_journal;
   int argc;
   char **argv;
 } cli;
@@ -90,6 +98,7 @@ static int parse_args(int argc, char **argv, rt_options *o, cli *c) {
     if (!strcmp(a, "-h") || !strcmp(a, "--help")) { fputs(usage_text, stdout); return 0; }
     if (!strcmp(a, "--version")) { printf("pcaprun %s\n", PCAPRUN_VERSION); return 0; }
     if (!strcmp(a, "--emulate")) { c->emulate = 1; continue; }
+    if (!strcmp(a, "--no-journal")) { c->no_journal = 1; continue; }
     if (!strcmp(a, "--no-progress")) { o->progress = 0; continue; }
     if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) { o->log_level = RT_LOG_DEBUG; continue; }
     if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) { o->log_level = RT_LOG_WARN; continue; }
@@ -98,6 +107,7 @@ static int parse_args(int argc, char **argv, rt_options *o, cli *c) {
     i++;
     if (!strcmp(a, "-e")) { c->chunk = v; i++; break; }
     if (!strcmp(a, "--emulator-config")) c->emu_config = v;
+    else if (!strcmp(a, "--journal")) c->journal = v;
     else if (!strcmp(a, "--time-scale")) {
       if (parse_double(v, 1e-6, 1e6, &o->time_scale)) return usage_error("--time-scale: expected a number > 0, got '%s'", v);
     } else if (!strcmp(a, "--sample-interval")) {
@@ -170,6 +180,24 @@ static emu_server *start_emulator(rt_runtime *rt, const char *user_config) {
   return emu;
 }
 
+/* Opens the journal: --journal PATH, else the default unless --emulate (an in-process emulator
+ * forgets everything when the run ends, so there would be nothing to resume). Returns 0, or 2
+ * when a journal that was asked for cannot be used. */
+static int open_journal(rt_runtime *rt, const cli *c) {
+  if (c->no_journal || (c->emulate && !c->journal)) return 0;
+  char *fallback = c->journal ? NULL : rt_journal_default_path();
+  const char *path = c->journal ? c->journal : fallback;
+  char err[512];
+  int rc = path ? rt_journal_open(path, 0, &rt->journal, err, sizeof err) : 0;
+  free(fallback);
+  if (rc && c->journal) {
+    fprintf(stderr, "pcaprun: --journal: %s\n", err);
+    return 2;
+  }
+  if (rc) rt_log(RT_LOG_WARN, "journal", "running without a journal (see --journal)", "error", err, NULL);
+  return 0;
+}
+
 /* Closes what is left on the loop: run it until every handle's close callback has run. */
 static void close_loop(uv_loop_t *loop) {
   for (int i = 0; i < 100 && uv_loop_close(loop) == UV_EBUSY; i++) uv_run(loop, UV_RUN_NOWAIT);
@@ -177,6 +205,7 @@ static void close_loop(uv_loop_t *loop) {
 
 int main(int argc, char **argv) {
   if (argc > 1 && strcmp(argv[1], "emulator") == 0) return emu_main(argc - 1, argv + 1);
+  if (argc > 1 && strcmp(argv[1], "journal") == 0) return rt_journal_main(argc - 1, argv + 1);
   rt_runtime rt;
   memset(&rt, 0, sizeof rt);
   rt_options_default(&rt.opt);
@@ -197,7 +226,8 @@ int main(int argc, char **argv) {
   }
   emu_server *emu = NULL;
   int code = 1;
-  if (c.emulate && !(emu = start_emulator(&rt, c.emu_config))) code = 2;
+  if (open_journal(&rt, &c)) code = 2;
+  else if (c.emulate && !(emu = start_emulator(&rt, c.emu_config))) code = 2;
   else if ((rc = rt_host_start(&rt, c.script, c.chunk, c.argc, c.argv)) == 0) code = rt_sched_run(&rt);
   else code = rc == RT_ENOTFOUND ? 2 : 1;
   /* Shutdown (RUNTIME-NOTES.md §10): every task has finished, so no task owns a call any more.
@@ -205,6 +235,8 @@ int main(int argc, char **argv) {
   rt.closing = 1;
   rt_host_close(&rt);
   rt_accounts_close(&rt);
+  rt_journal_close(rt.journal);
+  rt.journal = NULL;
   rt_http_close(&rt);
   rt_sched_close(&rt);
   close_loop(&loop);

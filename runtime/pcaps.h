@@ -54,6 +54,10 @@ struct rt_account {
   double late[3];
   double convert;
   uint64_t requests;        /* HTTP requests sent */
+  /* journal (journal.h) */
+  int64_t journal_id;       /* the account's row, 0 until recorded */
+  int journal_attached;     /* what processes now gone left was adopted */
+  double journal_resolve;   /* wall time of a claim that asked for a resolving list, or 0 */
 };
 
 struct rt_capture {
@@ -83,6 +87,9 @@ struct rt_capture {
   int poll_error_rc;
   /* download */
   int64_t packets;                /* from the downloaded file, -1 unknown */
+  /* journal */
+  char intent[40];                /* the create that made it, "" when unknown */
+  int journaled;                  /* recorded in the journal: status changes are too */
 };
 
 /* A task in cap:wait(). */
@@ -130,7 +137,10 @@ struct rt_call {
   int cap_type;             /* create */
   int priority, preempt;    /* create (full) */
   char intent[40];          /* create: X-Pcaprun-Intent */
-  double sent_wall;         /* create: when first sent */
+  double sent_wall;         /* create: when first sent (by this run or, journaled, an earlier one) */
+  int journal_checked;      /* create: the journal was asked about the intent */
+  int journal_claim;        /* create: 1 holds the limit's claim in the journal, -1 waited for it */
+  int64_t journal_slot;     /* full create: the claim's slot row */
   /* download */
   char *path, *part;
   int fd;
@@ -151,6 +161,9 @@ rt_capture *rt_capture_find(rt_account *a, const char *id);
 /* Records (or refreshes) a capture from an API object seen with creds. Returns the record, NULL
  * on ENOMEM. */
 rt_capture *rt_capture_update(rt_account *a, rt_creds *creds, const json_t *obj, const rt_capinfo *info);
+/* The capture (full, pending or running, made elsewhere or found) holds the account's full slot
+ * from now until it leaves pending/running: takes a place in the gate, journals it, polls it. */
+void rt_capture_hold(rt_capture *cap);
 /* Makes sure the runtime polls the capture until it no longer needs to. */
 void rt_capture_watch(rt_capture *cap);
 void rt_capture_stop_polling(rt_capture *cap);

@@ -8,6 +8,7 @@
 #include "list.h"
 
 typedef struct rt_http rt_http;
+typedef struct rt_journal rt_journal;
 
 enum { RT_LOG_TEXT = 0, RT_LOG_JSON = 1 };
 enum { RT_LOG_DEBUG = 0, RT_LOG_INFO = 1, RT_LOG_WARN = 2, RT_LOG_ERROR = 3, RT_LOG_OFF = 4 };
@@ -52,6 +53,7 @@ typedef struct rt_runtime {
   int exit_code;
   /* accounts and their limiters */
   rt_list accounts;
+  rt_journal *journal;    /* crash-safe record and limits shared between processes, or NULL */
   /* time */
   uint64_t t0_ms;         /* loop time at start */
   double t0_wall;         /* wall clock (epoch s) at start */

@@ -1,0 +1,565 @@
+/* The journal's file, schema and records: opening (mode 0600, WAL, busy timeout, versioned
+ * schema), the statements, process names and liveness, and what the call state machine records —
+ * intents, captures, downloads — plus lookups and script values. The limits shared between
+ * processes are in journal_share.c. */
+#include "err.h"
+#include "fsutil.h"
+#include "journal_internal.h"
+#include "log.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define BUSY_TIMEOUT_MS 5000
+
+static const char schema[] =
+  "CREATE TABLE accounts("
+  "  id INTEGER PRIMARY KEY, base_url TEXT NOT NULL, account_id TEXT NOT NULL,"
+  "  simple_next REAL NOT NULL DEFAULT 0,"   /* no simple create before this wall time */
+  "  simple_owner TEXT,"                     /* the process with a simple create in flight */
+  "  UNIQUE(base_url, account_id));"
+  "CREATE TABLE intents("
+  "  account INTEGER NOT NULL, intent TEXT NOT NULL, type TEXT NOT NULL,"
+  "  spec TEXT NOT NULL,"                    /* the body, destination_conf redacted */
+  "  first_sent REAL NOT NULL, owner TEXT, orphaned REAL, capture_id TEXT,"
+  "  PRIMARY KEY(account, intent)) WITHOUT ROWID;"
+  "CREATE TABLE captures("
+  "  account INTEGER NOT NULL, id TEXT NOT NULL, intent TEXT, type TEXT NOT NULL,"
+  "  status TEXT NOT NULL, colo TEXT, submitted REAL, time_limit REAL, updated REAL NOT NULL,"
+  "  PRIMARY KEY(account, id)) WITHOUT ROWID;"
+  "CREATE TABLE downloads("
+  "  path TEXT PRIMARY KEY, account INTEGER NOT NULL, capture_id TEXT NOT NULL,"
+  "  state TEXT NOT NULL, bytes INTEGER NOT NULL, packets INTEGER, updated REAL NOT NULL);"
+  "CREATE INDEX downloads_capture ON downloads(account, capture_id);"
+  "CREATE TABLE slots("                      /* the full-capture slot: holders and claims */
+  "  id INTEGER PRIMARY KEY, account INTEGER NOT NULL, intent TEXT, capture_id TEXT,"
+  "  owner TEXT, since REAL NOT NULL, orphaned REAL);"
+  "CREATE UNIQUE INDEX slots_capture ON slots(account, capture_id);"
+  "CREATE TABLE kv(key TEXT PRIMARY KEY, value TEXT NOT NULL, updated REAL NOT NULL);";
+
+static const char *const sql[JS_COUNT] = {
+  [JS_BEGIN] = "BEGIN IMMEDIATE",
+  [JS_COMMIT] = "COMMIT",
+  [JS_ROLLBACK] = "ROLLBACK",
+  [JS_SYNC_FULL] = "PRAGMA synchronous=FULL",
+  [JS_SYNC_NORMAL] = "PRAGMA synchronous=NORMAL",
+  [JS_ACCOUNT_ADD] = "INSERT OR IGNORE INTO accounts(base_url, account_id) VALUES(?1, ?2)",
+  [JS_ACCOUNT_ID] = "SELECT id FROM accounts WHERE base_url = ?1 AND account_id = ?2",
+  [JS_INTENT_GET] = "SELECT type, spec, first_sent, owner, orphaned, capture_id FROM intents"
+                    " WHERE account = ?1 AND intent = ?2",
+  [JS_INTENT_PUT] = "INSERT INTO intents(account, intent, type, spec, first_sent, owner)"
+                    " VALUES(?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(account, intent)"
+                    " DO UPDATE SET owner = excluded.owner, orphaned = NULL",
+  [JS_INTENT_OWN] = "UPDATE intents SET owner = ?3, orphaned = ?4 WHERE account = ?1 AND intent = ?2",
+  [JS_INTENT_DONE] = "UPDATE intents SET capture_id = ?3 WHERE account = ?1 AND intent = ?2",
+  [JS_CAPTURE_PUT] = "INSERT INTO captures(account, id, intent, type, status, colo, submitted,"
+                     " time_limit, updated) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+                     " ON CONFLICT(account, id) DO UPDATE SET intent = coalesce(excluded.intent, intent),"
+                     " status = excluded.status, colo = coalesce(excluded.colo, colo),"
+                     " submitted = coalesce(excluded.submitted, submitted),"
+                     " time_limit = coalesce(excluded.time_limit, time_limit), updated = excluded.updated",
+  [JS_CAPTURE_GET] = "SELECT intent, type, status, colo, submitted, time_limit FROM captures"
+                     " WHERE account = ?1 AND id = ?2",
+  [JS_SLOT_LIST] = "SELECT id, capture_id, owner, orphaned FROM slots WHERE account = ?1",
+  [JS_SLOT_CLAIM] = "INSERT INTO slots(account, intent, owner, since) VALUES(?1, ?2, ?3, ?4)",
+  [JS_SLOT_HOLD] = "INSERT INTO slots(account, intent, capture_id, owner, since) VALUES(?1, ?2, ?3, ?4, ?5)"
+                   " ON CONFLICT(account, capture_id) DO UPDATE SET owner = excluded.owner, orphaned = NULL",
+  [JS_SLOT_SET] = "UPDATE slots SET owner = ?2, orphaned = ?3 WHERE id = ?1",
+  [JS_SLOT_DROP] = "DELETE FROM slots WHERE id = ?1",
+  [JS_SLOT_FREE] = "DELETE FROM slots WHERE account = ?1 AND capture_id = ?2",
+  [JS_SLOT_DROP_INTENT] = "DELETE FROM slots WHERE account = ?1 AND intent = ?2 AND capture_id IS NULL",
+  [JS_SLOT_RESOLVED] = "DELETE FROM slots WHERE account = ?1 AND capture_id IS NULL AND owner IS NULL"
+                       " AND orphaned <= ?2",
+  [JS_SAMPLE_GET] = "SELECT simple_next, simple_owner FROM accounts WHERE id = ?1",
+  [JS_SAMPLE_SET] = "UPDATE accounts SET simple_next = max(simple_next, ?2), simple_owner = ?3 WHERE id = ?1",
+  [JS_SAMPLE_PAUSE] = "UPDATE accounts SET simple_next = max(simple_next, ?2) WHERE id = ?1",
+  [JS_DL_PUT] = "INSERT INTO downloads(path, account, capture_id, state, bytes, packets, updated)"
+                " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(path) DO UPDATE SET"
+                " account = excluded.account, capture_id = excluded.capture_id, state = excluded.state,"
+                " bytes = excluded.bytes, packets = excluded.packets, updated = excluded.updated",
+  [JS_DL_GET] = "SELECT capture_id FROM downloads WHERE path = ?1",
+  [JS_DL_OF] = "SELECT path, state, bytes, packets FROM downloads WHERE account = ?1 AND capture_id = ?2"
+               " ORDER BY path",
+  [JS_KV_GET] = "SELECT value FROM kv WHERE key = ?1",
+  [JS_KV_PUT] = "INSERT INTO kv(key, value, updated) VALUES(?1, ?2, ?3) ON CONFLICT(key)"
+                " DO UPDATE SET value = excluded.value, updated = excluded.updated",
+  [JS_KV_DEL] = "DELETE FROM kv WHERE key = ?1",
+};
+
+/* ---- statements ---- */
+
+static void complain(rt_journal *j, const char *what) {
+  snprintf(j->error, sizeof j->error, "%s", sqlite3_errmsg(j->db));
+  if (j->failed++) return; /* once: a broken disk would otherwise flood the log */
+  rt_log(RT_LOG_ERROR, "journal.error", "the journal cannot be written; resuming this run may repeat work",
+         "path", j->path, "op", what, "error", j->error, NULL);
+}
+
+static sqlite3_stmt *vbind(rt_journal *j, int which, const char *types, va_list ap) {
+  sqlite3_stmt *st = j->st[which];
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  int rc = SQLITE_OK;
+  for (int i = 1; types[i - 1] && rc == SQLITE_OK; i++) {
+    switch (types[i - 1]) {
+    case 'i': rc = sqlite3_bind_int64(st, i, va_arg(ap, int64_t)); break;
+    case 'd': {
+      double d = va_arg(ap, double);
+      rc = isnan(d) ? sqlite3_bind_null(st, i) : sqlite3_bind_double(st, i, d);
+      break;
+    }
+    case 's': {
+      const char *s = va_arg(ap, const char *);
+      rc = s ? sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(st, i);
+      break;
+    }
+    default: rc = sqlite3_bind_null(st, i); break;
+    }
+  }
+  if (rc != SQLITE_OK) {
+    complain(j, sql[which]);
+    return NULL;
+  }
+  return st;
+}
+
+sqlite3_stmt *jq(rt_journal *j, int which, const char *types, ...) {
+  va_list ap;
+  va_start(ap, types);
+  sqlite3_stmt *st = vbind(j, which, types, ap);
+  va_end(ap);
+  return st;
+}
+
+int jx(rt_journal *j, int which, const char *types, ...) {
+  va_list ap;
+  va_start(ap, types);
+  sqlite3_stmt *st = vbind(j, which, types, ap);
+  va_end(ap);
+  int rc = st ? sqlite3_step(st) : SQLITE_ERROR;
+  if (st) sqlite3_reset(st);
+  if (rc == SQLITE_DONE || rc == SQLITE_ROW) return 0;
+  complain(j, sql[which]);
+  return RT_EIO;
+}
+
+int jbegin(rt_journal *j) { return jx(j, JS_BEGIN, ""); }
+
+int jend(rt_journal *j, int rc) {
+  if (rc == 0 && jx(j, JS_COMMIT, "") == 0) return 0;
+  if (!sqlite3_get_autocommit(j->db)) jx(j, JS_ROLLBACK, "");
+  return rc ? rc : RT_EIO;
+}
+
+int jrow(sqlite3_stmt *st) {
+  if (!st) return 0;
+  if (sqlite3_step(st) == SQLITE_ROW) return 1;
+  sqlite3_reset(st);
+  return 0;
+}
+
+const char *jtext(sqlite3_stmt *st, int col) { return (const char *)sqlite3_column_text(st, col); }
+
+/* ---- processes ---- */
+
+/* The start time (clock ticks since boot) and state of a process, from /proc. */
+static int proc_stat(long pid, unsigned long long *start, char *state) {
+  char path[64], buf[1024];
+  snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+  FILE *f = fopen(path, "re");
+  if (!f) return -1;
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[n] = 0;
+  const char *p = strrchr(buf, ')'); /* the command name may hold spaces and parentheses */
+  /* after ") ": state (field 3), then fields 4..21, then starttime (22) */
+  if (!p || sscanf(p + 2, "%c %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %llu",
+                   state, start) != 2)
+    return -1;
+  return 0;
+}
+
+static void read_line(const char *path, char *out, size_t size) {
+  out[0] = 0;
+  FILE *f = fopen(path, "re");
+  if (!f) return;
+  if (fgets(out, (int)size, f)) out[strcspn(out, "\n")] = 0;
+  fclose(f);
+}
+
+static void name_self(rt_journal *j) {
+  unsigned long long start = 0;
+  char state;
+  read_line("/proc/sys/kernel/random/boot_id", j->boot_id, sizeof j->boot_id);
+  if (proc_stat((long)getpid(), &start, &state) != 0) start = 0;
+  snprintf(j->self, sizeof j->self, "%s:%ld:%llu", j->boot_id, (long)getpid(), start);
+}
+
+int rt_journal_alive(const rt_journal *j, const char *owner) {
+  if (!owner) return 0;
+  if (strcmp(owner, j->self) == 0) return 1;
+  const char *c1 = strchr(owner, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+  if (!c2) return 0;
+  if ((size_t)(c1 - owner) != strlen(j->boot_id) || strncmp(owner, j->boot_id, (size_t)(c1 - owner)) != 0)
+    return 0; /* written before the last reboot */
+  long pid = strtol(c1 + 1, NULL, 10);
+  unsigned long long want = strtoull(c2 + 1, NULL, 10), start;
+  char state;
+  if (pid <= 0) return 0;
+  if (!want || !j->boot_id[0]) return kill((pid_t)pid, 0) == 0 || errno == EPERM; /* no /proc */
+  if (proc_stat(pid, &start, &state) != 0) return 0;
+  return start == want && state != 'Z' && state != 'X'; /* the same process, not a reused pid */
+}
+
+/* ---- opening ---- */
+
+/* The journal and its -wal and -shm files: owner only. SQLite gives the latter the database
+ * file's mode; this makes sure of all three, also for a journal made by something else. */
+static void private_mode(const char *path) {
+  char side[4096];
+  const char *suffix[] = {"", "-wal", "-shm"};
+  for (int i = 0; i < 3; i++) {
+    struct stat st;
+    snprintf(side, sizeof side, "%s%s", path, suffix[i]);
+    if (stat(side, &st) == 0 && (st.st_mode & 077)) chmod(side, st.st_mode & 0700);
+  }
+}
+
+static int exec_sql(rt_journal *j, const char *text) {
+  return sqlite3_exec(j->db, text, NULL, NULL, NULL) == SQLITE_OK ? 0 : RT_EIO;
+}
+
+static int user_version(rt_journal *j) {
+  sqlite3_stmt *st;
+  int v = -1;
+  if (sqlite3_prepare_v2(j->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK) return -1;
+  if (sqlite3_step(st) == SQLITE_ROW) v = sqlite3_column_int(st, 0);
+  sqlite3_finalize(st);
+  return v;
+}
+
+static int setup(rt_journal *j, int readonly, char *err, size_t errlen) {
+  sqlite3_busy_timeout(j->db, BUSY_TIMEOUT_MS);
+  if (!readonly && (exec_sql(j, "PRAGMA journal_mode=WAL") || exec_sql(j, "PRAGMA synchronous=NORMAL"))) {
+    snprintf(err, errlen, "cannot use %s as a journal: %s", j->path, sqlite3_errmsg(j->db));
+    return RT_EIO;
+  }
+  int v = user_version(j);
+  if (v == 0 && !readonly) {
+    char text[sizeof schema + 128];
+    snprintf(text, sizeof text, "BEGIN IMMEDIATE; %s PRAGMA user_version=%d; COMMIT;", schema, RT_JOURNAL_VERSION);
+    if (user_version(j) == 0 && exec_sql(j, text) && user_version(j) != RT_JOURNAL_VERSION) {
+      snprintf(err, errlen, "cannot create the journal %s: %s", j->path, sqlite3_errmsg(j->db));
+      return RT_EIO;
+    }
+    v = user_version(j);
+  }
+  if (v != RT_JOURNAL_VERSION) {
+    if (v > RT_JOURNAL_VERSION)
+      snprintf(err, errlen, "%s is a journal of a newer pcaprun (format %d; this one reads %d)", j->path, v,
+               RT_JOURNAL_VERSION);
+    else
+      snprintf(err, errlen, "%s is not a pcaprun journal", j->path);
+    return RT_EINVAL;
+  }
+  for (int i = 0; i < JS_COUNT; i++)
+    if (sqlite3_prepare_v3(j->db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, &j->st[i], NULL) != SQLITE_OK) {
+      snprintf(err, errlen, "journal %s: %s", j->path, sqlite3_errmsg(j->db));
+      return RT_EIO;
+    }
+  if (!readonly) private_mode(j->path);
+  return 0;
+}
+
+int rt_journal_open(const char *path, int readonly, rt_journal **out, char *err, size_t errlen) {
+  *out = NULL;
+  rt_journal *j = calloc(1, sizeof *j);
+  if (!j || !(j->path = strdup(path))) {
+    free(j);
+    snprintf(err, errlen, "out of memory");
+    return RT_ENOMEM;
+  }
+  name_self(j);
+  int rc = RT_EIO;
+  if (!readonly) { /* create it owner-only before SQLite does, so it is never readable by others */
+    int fd = rt_mkdir_parents(path) == 0 ? open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600) : -1;
+    if (fd < 0) {
+      snprintf(err, errlen, "cannot create the journal %s: %s", path, strerror(errno));
+      goto fail;
+    }
+    close(fd);
+  }
+  /* a reader opens read-write if it may (reading a WAL journal needs its -shm), never creating */
+  int opened = sqlite3_open_v2(path, &j->db, SQLITE_OPEN_READWRITE, NULL);
+  if (opened != SQLITE_OK && readonly) {
+    sqlite3_close(j->db);
+    opened = sqlite3_open_v2(path, &j->db, SQLITE_OPEN_READONLY, NULL);
+  }
+  if (opened != SQLITE_OK) {
+    snprintf(err, errlen, "cannot open the journal %s: %s", path, j->db ? sqlite3_errmsg(j->db) : "out of memory");
+    goto fail;
+  }
+  if ((rc = setup(j, readonly, err, errlen)) == 0) {
+    *out = j;
+    return 0;
+  }
+fail:
+  rt_journal_close(j);
+  return rc;
+}
+
+void rt_journal_close(rt_journal *j) {
+  if (!j) return;
+  for (int i = 0; i < JS_COUNT; i++) sqlite3_finalize(j->st[i]);
+  sqlite3_close(j->db);
+  free(j->path);
+  free(j);
+}
+
+const char *rt_journal_path(const rt_journal *j) { return j->path; }
+
+char *rt_journal_default_path(void) {
+  const char *state = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+  char buf[4096];
+  if (state && state[0] == '/') snprintf(buf, sizeof buf, "%s/pcaprun/journal.db", state);
+  else if (home && home[0]) snprintf(buf, sizeof buf, "%s/.local/state/pcaprun/journal.db", home);
+  else return NULL;
+  return strdup(buf);
+}
+
+/* ---- accounts ---- */
+
+rt_journal *rt_journal_of(rt_account *a) {
+  rt_journal *j = a->rt->journal;
+  if (!j || a->journal_id) return j;
+  sqlite3_stmt *st;
+  if (jx(j, JS_ACCOUNT_ADD, "ss", a->base_url, a->account_id) == 0 &&
+      jrow(st = jq(j, JS_ACCOUNT_ID, "ss", a->base_url, a->account_id))) {
+    a->journal_id = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+  }
+  return a->journal_id ? j : NULL;
+}
+
+/* ---- intents ---- */
+
+static const char *type_name(int type) { return type == RT_CAP_FULL ? "full" : "simple"; }
+
+/* The request body as journaled: compact, keys sorted, destination_conf redacted. */
+static char *journal_spec(const json_t *body) {
+  json_t *copy = json_copy((json_t *)body);
+  const char *dest = json_string_value(json_object_get(copy, "destination_conf"));
+  if (copy && dest) {
+    char red[2048];
+    json_object_set_new(copy, "destination_conf", json_string(rt_spec_redact_destination(dest, red, sizeof red)));
+  }
+  char *text = copy ? json_dumps(copy, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+  json_decref(copy);
+  return text;
+}
+
+int rt_journal_resume(rt_call *c, uint64_t *wait_ms) {
+  rt_journal *j = rt_journal_of(c->acct);
+  if (!j) return RT_JOURNAL_NEW;
+  char *mine = journal_spec(c->body);
+  if (!mine) return RT_ENOMEM;
+  int64_t acct = c->acct->journal_id;
+  char spec[4096] = "", owner[96] = "";
+  double first_sent = 0, orphaned = 0, now = rt_wall();
+  int rc = jbegin(j), found = 0;
+  sqlite3_stmt *st = rc ? NULL : jq(j, JS_INTENT_GET, "is", acct, c->intent);
+  if ((found = jrow(st))) {
+    snprintf(spec, sizeof spec, "%s", jtext(st, 1));
+    first_sent = sqlite3_column_double(st, 2);
+    if (jtext(st, 3)) snprintf(owner, sizeof owner, "%s", jtext(st, 3));
+    orphaned = sqlite3_column_double(st, 4);
+    if (jtext(st, 5)) snprintf(c->id, sizeof c->id, "%s", jtext(st, 5));
+    sqlite3_reset(st);
+  }
+  if (rc || !found) {
+    rc = rc ? rc : RT_JOURNAL_NEW;
+  } else if (strcmp(spec, mine) != 0) {
+    snprintf(c->message, sizeof c->message, "intent '%s' is journaled for a different capture request "
+             "(%s); a changed capture needs a new intent", c->intent, spec);
+    rc = RT_EINVAL;
+  } else if (c->id[0]) {
+    rc = RT_JOURNAL_ADOPT;
+  } else if (owner[0] && strcmp(owner, j->self) != 0 && rt_journal_alive(j, owner)) {
+    *wait_ms = jpoll_ms(c->acct->rt); /* its creator is at it: wait for the outcome */
+    rc = RT_EAGAIN;
+  } else if (strcmp(owner, j->self) != 0 && (orphaned == 0 || now < orphaned + RT_JOURNAL_GRACE)) {
+    /* its creator is gone: let a create it sent just before dying land before listing */
+    if (orphaned == 0) orphaned = now, rc = jx(j, JS_INTENT_OWN, "isnd", acct, c->intent, now);
+    *wait_ms = (uint64_t)ceil((orphaned + RT_JOURNAL_GRACE - now) * 1000);
+    rc = rc ? rc : RT_EAGAIN;
+  } else {
+    rc = jx(j, JS_INTENT_OWN, "issn", acct, c->intent, j->self);
+    c->sent_wall = first_sent;
+    rc = rc ? rc : RT_JOURNAL_RECONCILE;
+  }
+  free(mine);
+  if (jend(j, rc == RT_EIO ? rc : 0)) {
+    snprintf(c->message, sizeof c->message, "cannot read the journal %s: %s", j->path, j->error);
+    return RT_EIO;
+  }
+  return rc;
+}
+
+int rt_journal_intent(rt_call *c) {
+  rt_journal *j = rt_journal_of(c->acct);
+  if (!j) return c->acct->rt->journal ? RT_EIO : 0;
+  char *spec = journal_spec(c->body);
+  if (!spec) return RT_ENOMEM;
+  /* durable before the create is sent, power loss included */
+  int rc = jx(j, JS_SYNC_FULL, "");
+  if (rc == 0)
+    rc = jx(j, JS_INTENT_PUT, "isssds", c->acct->journal_id, c->intent, type_name(c->cap_type), spec,
+            c->sent_wall, j->self);
+  jx(j, JS_SYNC_NORMAL, "");
+  free(spec);
+  if (rc) snprintf(c->message, sizeof c->message, "cannot write the intent to the journal %s: %s", j->path, j->error);
+  return rc;
+}
+
+/* ---- captures ---- */
+
+static int put_capture(rt_journal *j, rt_capture *cap) {
+  rt_account *a = cap->acct;
+  double now = rt_wall();
+  int rc = jx(j, JS_CAPTURE_PUT, "isssssddd", a->journal_id, cap->id, cap->intent[0] ? cap->intent : NULL,
+              type_name(cap->type), rt_status_name(cap->status), cap->colo[0] ? cap->colo : NULL,
+              cap->submitted > 0 ? cap->submitted : NAN, cap->time_limit > 0 ? cap->time_limit : NAN, now);
+  if (rc == 0 && cap->type == RT_CAP_FULL)
+    rc = cap->holds_slot ? jx(j, JS_SLOT_HOLD, "isssd", a->journal_id, cap->intent[0] ? cap->intent : NULL,
+                              cap->id, j->self, now)
+                         : jx(j, JS_SLOT_FREE, "is", a->journal_id, cap->id);
+  if (rc == 0) cap->journaled = 1;
+  return rc;
+}
+
+int rt_journal_taken(rt_account *a, const char *id, const char *intent) {
+  rt_journal *j = rt_journal_of(a);
+  sqlite3_stmt *st = j ? jq(j, JS_CAPTURE_GET, "is", a->journal_id, id) : NULL;
+  if (!jrow(st)) return 0;
+  int other = jtext(st, 0) && strcmp(jtext(st, 0), intent) != 0;
+  sqlite3_reset(st);
+  return other;
+}
+
+void rt_journal_capture(rt_capture *cap) {
+  rt_journal *j = rt_journal_of(cap->acct);
+  if (j && jbegin(j) == 0) jend(j, put_capture(j, cap));
+}
+
+void rt_journal_created(rt_call *c, rt_capture *cap) {
+  rt_account *a = c->acct;
+  rt_journal *j = rt_journal_of(a);
+  if (!j || jbegin(j)) return;
+  int rc = c->kind == RT_CALL_CREATE ? jx(j, JS_INTENT_DONE, "iss", a->journal_id, c->intent, cap->id) : 0;
+  if (rc == 0) rc = put_capture(j, cap);
+  /* the call's claim (and a dead process's claim for this intent) now is the capture's */
+  if (rc == 0 && cap->type == RT_CAP_FULL) {
+    if (c->journal_slot) rc = jx(j, JS_SLOT_DROP, "i", c->journal_slot);
+    if (rc == 0) rc = jx(j, JS_SLOT_DROP_INTENT, "is", a->journal_id, c->intent);
+  } else if (rc == 0 && c->journal_claim > 0) {
+    rc = jx(j, JS_SAMPLE_SET, "idn", a->journal_id, rt_wall() + jgap(a->rt));
+  }
+  if (jend(j, rc) == 0) c->journal_claim = 0, c->journal_slot = 0;
+}
+
+/* ---- downloads ---- */
+
+/* Downloads are known by absolute path (a restarted run may start elsewhere). */
+static const char *abs_path(const char *path, char *buf, size_t size) {
+  char cwd[2048];
+  if (path[0] == '/' || !getcwd(cwd, sizeof cwd)) snprintf(buf, size, "%s", path);
+  else snprintf(buf, size, "%s/%s", cwd, path);
+  return buf;
+}
+
+int rt_journal_foreign_part(rt_call *c) {
+  rt_journal *j = rt_journal_of(c->acct);
+  char abs[4096];
+  sqlite3_stmt *st = j ? jq(j, JS_DL_GET, "s", abs_path(c->path, abs, sizeof abs)) : NULL;
+  if (!jrow(st)) return 0;
+  int other = strcmp(jtext(st, 0), c->id) != 0;
+  sqlite3_reset(st);
+  return other;
+}
+
+void rt_journal_download(rt_call *c, int state) {
+  rt_journal *j = rt_journal_of(c->acct);
+  if (!j || !c->path) return;
+  static const char *const names[] = {"partial", "done", "invalid"};
+  char abs[4096];
+  abs_path(c->path, abs, sizeof abs);
+  if (state == RT_JOURNAL_DL_DONE)
+    jx(j, JS_DL_PUT, "sissiid", abs, c->acct->journal_id, c->id, names[state], (int64_t)c->offset,
+       (int64_t)c->check.packets, rt_wall());
+  else
+    jx(j, JS_DL_PUT, "sissind", abs, c->acct->journal_id, c->id, names[state], (int64_t)c->offset, rt_wall());
+}
+
+/* ---- lookups ---- */
+
+static void set_num(json_t *o, const char *k, sqlite3_stmt *st, int col) {
+  if (sqlite3_column_type(st, col) != SQLITE_NULL) json_object_set_new(o, k, json_real(sqlite3_column_double(st, col)));
+}
+
+static void set_text(json_t *o, const char *k, sqlite3_stmt *st, int col) {
+  if (jtext(st, col)) json_object_set_new(o, k, json_string(jtext(st, col)));
+}
+
+json_t *rt_journal_lookup(rt_journal *j, rt_account *a, const char *intent) {
+  if (!j || rt_journal_of(a) != j) return NULL;
+  sqlite3_stmt *st = jq(j, JS_INTENT_GET, "is", a->journal_id, intent);
+  if (!jrow(st)) return NULL;
+  json_t *o = json_pack("{s:s}", "intent", intent);
+  set_text(o, "type", st, 0);
+  set_num(o, "first_sent", st, 2);
+  set_text(o, "capture_id", st, 5);
+  sqlite3_reset(st);
+  const char *id = json_string_value(json_object_get(o, "capture_id"));
+  if (!id) return o;
+  if (jrow(st = jq(j, JS_CAPTURE_GET, "is", a->journal_id, id))) {
+    set_text(o, "status", st, 2);
+    set_text(o, "colo", st, 3);
+    set_num(o, "submitted", st, 4);
+    sqlite3_reset(st);
+  }
+  json_t *dls = json_array();
+  for (st = jq(j, JS_DL_OF, "is", a->journal_id, id); jrow(st);) {
+    json_t *d = json_object();
+    set_text(d, "path", st, 0);
+    set_text(d, "state", st, 1);
+    json_object_set_new(d, "bytes", json_integer(sqlite3_column_int64(st, 2)));
+    if (sqlite3_column_type(st, 3) != SQLITE_NULL) json_object_set_new(d, "packets", json_integer(sqlite3_column_int64(st, 3)));
+    json_array_append_new(dls, d);
+  }
+  json_object_set_new(o, "downloads", dls);
+  return o;
+}
+
+json_t *rt_journal_get(rt_journal *j, const char *key) {
+  sqlite3_stmt *st = jq(j, JS_KV_GET, "s", key);
+  if (!jrow(st)) return NULL;
+  json_t *v = json_loads(jtext(st, 0), JSON_DECODE_ANY, NULL);
+  sqlite3_reset(st);
+  return v;
+}
+
+int rt_journal_set(rt_journal *j, const char *key, const json_t *value) {
+  if (!value) return jx(j, JS_KV_DEL, "s", key);
+  char *text = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY | JSON_SORT_KEYS);
+  if (!text) return RT_ENOMEM;
+  int rc = jx(j, JS_KV_PUT, "ssd", key, text, rt_wall());
+  free(text);
+  return rc;
+}
