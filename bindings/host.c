@@ -56,6 +56,7 @@ static const luaL_Reg c_modules[] = {
   {"pcaprun.cron", luaopen_pcaprun_cron},
   {"pcaprun.http", luaopen_pcaprun_http},
   {"pcaprun.fs", luaopen_pcaprun_fs},
+  {"pcaprun.journal", luaopen_pcaprun_journal},
   {"cjson", luaopen_cjson},
   {"cjson.safe", luaopen_cjson_safe},
   {NULL, NULL}};

@@ -147,6 +147,11 @@ static l_client client_arg(lua_State *L) {
   return *default_client(L);
 }
 
+rt_account *l_client_account(lua_State *L, int idx) {
+  l_client *c = luaL_testudata(L, idx, CLIENT_MT);
+  return c ? c->acct : default_client(L)->acct;
+}
+
 /* pcap.client{token=, email=, key=, account_id=, base_url=} -> client. Missing fields come from
  * the CLOUDFLARE_* variables. Clients of the same account share its limits. [-1, +1, v] */
 static int l_client_new(lua_State *L) {

@@ -11,6 +11,10 @@ rt_task *l_current_task(lua_State *L, const char *fname);
 /* Optional timeout argument in API seconds -> real ms under the time scale; -1 when nil. */
 int64_t l_opt_timeout(lua_State *L, int idx, const char *what);
 
+/* The account of the pcap client at idx, or of the default client when there is none there
+ * (raising, like pcap functions, when it cannot be made). */
+struct rt_account *l_client_account(lua_State *L, int idx);
+
 int luaopen_pcaprun_task(lua_State *L);
 int luaopen_pcaprun_error(lua_State *L);
 int luaopen_pcaprun_log(lua_State *L);
@@ -19,6 +23,7 @@ int luaopen_pcaprun_emulator(lua_State *L);
 int luaopen_pcaprun_cron(lua_State *L);
 int luaopen_pcaprun_http(lua_State *L);
 int luaopen_pcaprun_fs(lua_State *L);
+int luaopen_pcaprun_journal(lua_State *L);
 
 /* Creates the Lua state for rt (allocator, libraries, preloaded modules). Returns 0 or RT_ENOMEM. */
 int rt_host_open(rt_runtime *rt);
