@@ -161,7 +161,8 @@ static void log_wait(rt_call *c, int which) {
   if (which == HOLD_SAMPLE) {
     uint64_t at = rt_window_next_ms(&c->acct->sample), now = rt_now_ms(c->acct->rt);
     snprintf(secs, sizeof secs, "%.1f", at > now ? rt_ms_api(c->acct->rt, at - now) : 0.0);
-    rt_log(RT_LOG_INFO, "limit.wait", "waiting for the simple-capture rate limit", "seconds", secs, NULL);
+    rt_log(RT_LOG_INFO, "limit.wait", "waiting for the simple-capture rate limit", "seconds",
+           at == UINT64_MAX ? NULL : secs, NULL); /* unknown while the previous create is in flight */
   } else if (which == HOLD_GATE) {
     snprintf(secs, sizeof secs, "%u", c->acct->full.nwaiters);
     rt_log(RT_LOG_INFO, "limit.wait", "waiting for the full-capture slot", "queued", secs, NULL);
