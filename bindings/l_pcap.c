@@ -455,8 +455,9 @@ static int l_stop(lua_State *L) {
 
 /* pcap.download(id | capture, path [, opts]) -> {path=, bytes=, packets=, linktype=} | nil, err
  * Streams to PATH.part (resuming one left by an earlier attempt), checks it is a classic pcap,
- * fsyncs and renames it to PATH. Only simple captures that succeeded can be downloaded; the
- * request is not sent otherwise. [-2|3, +1|2, y] */
+ * fsyncs and renames it to PATH. Only simple captures that succeeded can be downloaded: unless
+ * this run saw it succeed, the capture is read first, and a full or unfinished one is refused
+ * (BAD_STATE) without asking for the file. [-2|3, +1|2, y] */
 static int l_download(lua_State *L) {
   l_current_task(L, "pcap.download");
   l_client cl = client_arg(L);
@@ -466,11 +467,6 @@ static int l_download(lua_State *L) {
   rt_capture *cap = rt_capture_find(cl.acct, id);
   if (cap && cap->type == RT_CAP_FULL)
     return l_failrc(L, RT_ESTATE, "pcap.download", "full captures are delivered to their bucket, not downloaded");
-  if (cap && cap->status != RT_ST_SUCCESS && cap->status != RT_ST_COMPLETE) {
-    char msg[128];
-    snprintf(msg, sizeof msg, "capture is %s, not ready: wait for it first (cap:wait())", rt_status_name(cap->status));
-    return l_failrc(L, RT_ESTATE, "pcap.download", msg);
-  }
   lua_settop(L, 3);
   rt_call *c = new_call(L, cl, RT_CALL_DOWNLOAD, "pcap.download");
   snprintf(c->id, sizeof c->id, "%s", id);
