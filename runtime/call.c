@@ -94,8 +94,7 @@ static void drop_permits(rt_call *c) {
 static void call_cancel(rt_wait *w) {
   rt_call *c = (rt_call *)w;
   if (is_create(c) && c->sent_wall > 0) {
-    c->detached = 1;
-    c->w.task = NULL;
+    c->detached = 1; /* the task is woken now (canceled); the call frees itself when done */
     return;
   }
   rt_http_cancel(&c->req);
@@ -177,6 +176,7 @@ static void advance(rt_call *c) {
   c->phase = PH_ADMIT;
   for (;;) {
     int which = 0, rc = 0;
+    c->waiter.priority = c->priority;
     if (needs_gate(c) && !(c->held & HOLD_GATE)) which = HOLD_GATE, rc = rt_gate_acquire(&a->full, &c->waiter);
     else if (needs_sample(c) && !(c->held & HOLD_SAMPLE)) which = HOLD_SAMPLE, rc = rt_window_acquire(&a->sample, &c->waiter);
     else if (!(c->held & HOLD_API)) which = HOLD_API, rc = rt_window_acquire(&a->api, &c->waiter);
