@@ -4,10 +4,12 @@ ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc)
 CTEST_ARGS ?=
 
-# Debian packages the build, the tests and the benchmarks need.
+# Debian packages the build, the tests and the benchmarks need. Node.js and npm (for the official
+# SDK check) count as present when the commands are, however they were installed.
 DEB_PACKAGES = build-essential cmake pkg-config liblua5.4-dev lua5.4 lua-cjson-dev libuv1-dev \
   libcurl4-openssl-dev libmicrohttpd-dev libjansson-dev libsqlite3-dev libpcap-dev \
-  tshark lua-check curl valgrind clang nodejs npm ca-certificates
+  tshark lua-check curl valgrind clang libclang-rt-dev ca-certificates
+DEB_COMMANDS = node:nodejs npm:npm
 
 .PHONY: all deps build demo test test-asan test-valgrind bench fuzz lint clean
 
@@ -16,6 +18,9 @@ all: build
 deps:
 	@missing=""; for p in $(DEB_PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
+	done; \
+	for cp in $(DEB_COMMANDS); do \
+	  command -v $${cp%%:*} >/dev/null || missing="$$missing $${cp#*:}"; \
 	done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \

@@ -104,6 +104,21 @@ static int l_request(lua_State *L) {
   return rt_park(L, &op->w, -1, 0, request_k);
 }
 
+/* http.stats() -> {requests=, connections=, active=}: transfers started, connections opened
+ * (fewer than requests when keep-alive reuses them), transfers in flight. [-0, +1, m] */
+static int l_stats(lua_State *L) {
+  rt_http_stats s;
+  rt_http_get_stats(rt_from_lua(L)->http, &s);
+  lua_createtable(L, 0, 3);
+  lua_pushinteger(L, (lua_Integer)s.requests);
+  lua_setfield(L, -2, "requests");
+  lua_pushinteger(L, (lua_Integer)s.connections);
+  lua_setfield(L, -2, "connections");
+  lua_pushinteger(L, (lua_Integer)s.active);
+  lua_setfield(L, -2, "active");
+  return 1;
+}
+
 int luaopen_pcaprun_http(lua_State *L) {
   luaL_newmetatable(L, BOX_MT);
   lua_pushcfunction(L, box_close);
@@ -111,7 +126,7 @@ int luaopen_pcaprun_http(lua_State *L) {
   lua_pushcfunction(L, box_close);
   lua_setfield(L, -2, "__gc");
   lua_pop(L, 1);
-  static const luaL_Reg fns[] = {{"request", l_request}, {NULL, NULL}};
+  static const luaL_Reg fns[] = {{"request", l_request}, {"stats", l_stats}, {NULL, NULL}};
   luaL_newlib(L, fns);
   return 1;
 }

@@ -19,15 +19,33 @@
 #define BOX_MT "pcaprun.callbox"
 #define DEFAULT_BASE_URL "https://api.cloudflare.com/client/v4"
 
-typedef struct l_client { rt_account *acct; } l_client;
+typedef struct l_client { rt_account *acct; rt_creds *creds; } l_client;
 typedef struct l_capture { rt_capture *cap; } l_capture;
 
 /* ---- clients ---- */
 
-static void push_client(lua_State *L, rt_account *a) {
+static l_client *push_client(lua_State *L, rt_account *a, rt_creds *creds) {
   l_client *c = lua_newuserdatauv(L, sizeof *c, 0);
   c->acct = a;
+  c->creds = rt_creds_ref(creds);
   luaL_setmetatable(L, CLIENT_MT);
+  return c;
+}
+
+static int client_gc(lua_State *L) {
+  l_client *c = luaL_checkudata(L, 1, CLIENT_MT);
+  rt_creds_unref(c->creds);
+  c->creds = NULL;
+  return 0;
+}
+
+/* Pushes a client for the account with new credentials (header lines). Raises on ENOMEM. */
+static l_client *push_new_client(lua_State *L, rt_account *a, const char *line1, const char *line2) {
+  rt_creds *creds = rt_creds_new(line1, line2);
+  if (!creds) luaL_error(L, "out of memory");
+  l_client *c = push_client(L, a, creds);
+  rt_creds_unref(creds);
+  return c;
 }
 
 static const char *env_or(lua_State *L, int opts, const char *field, const char *var) {
@@ -44,8 +62,8 @@ static const char *env_or(lua_State *L, int opts, const char *field, const char 
 
 static int header_safe(const char *s) { return s && !strpbrk(s, "\r\n"); }
 
-/* Builds the account for explicit options (table at index opts) or the environment (opts 0). */
-static rt_account *open_account(lua_State *L, int opts) {
+/* Pushes a client for explicit options (table at index opts) or the environment (opts 0). */
+static l_client *open_client(lua_State *L, int opts) {
   rt_runtime *rt = rt_from_lua(L);
   const char *token = env_or(L, opts, "token", "CLOUDFLARE_API_TOKEN");
   const char *email = env_or(L, opts, "email", "CLOUDFLARE_EMAIL");
@@ -75,57 +93,71 @@ static rt_account *open_account(lua_State *L, int opts) {
                   "or run with --emulate");
   }
   char err[256];
-  rt_account *a = rt_account_get(rt, base, account, a1, a2, err, sizeof err);
+  rt_account *a = rt_account_get(rt, base, account, err, sizeof err);
+  if (!a) {
+    memset(h1, 0, sizeof h1);
+    memset(h2, 0, sizeof h2);
+    luaL_error(L, "%s", err);
+  }
+  rt_creds *creds = rt_creds_new(a1, a2);
   memset(h1, 0, sizeof h1);
   memset(h2, 0, sizeof h2);
-  if (!a) luaL_error(L, "%s", err);
-  return a;
+  if (!creds) luaL_error(L, "out of memory");
+  l_client *c = push_client(L, a, creds);
+  rt_creds_unref(creds);
+  return c;
 }
 
-/* The default client: the --emulate emulator, or the environment. Cached in the registry. */
-static rt_account *default_account(lua_State *L) {
+/* The default client: the --emulate emulator, or the environment. Cached in the registry (which
+ * keeps it alive, so the pointer stays valid). */
+static l_client *default_client(lua_State *L) {
   if (lua_getfield(L, LUA_REGISTRYINDEX, "pcaprun.default_client") == LUA_TUSERDATA) {
-    rt_account *a = ((l_client *)lua_touserdata(L, -1))->acct;
+    l_client *c = lua_touserdata(L, -1);
     lua_pop(L, 1);
-    return a;
+    return c;
   }
   lua_pop(L, 1);
-  rt_account *a;
+  l_client *c;
   if (lua_getfield(L, LUA_REGISTRYINDEX, "pcaprun.emulator_url") == LUA_TSTRING) {
     char err[256];
-    a = rt_account_get(rt_from_lua(L), lua_tostring(L, -1), "0123456789abcdef0123456789abcdef",
-                       "Authorization: Bearer emulator", NULL, err, sizeof err);
+    rt_account *a = rt_account_get(rt_from_lua(L), lua_tostring(L, -1), "0123456789abcdef0123456789abcdef",
+                                   err, sizeof err);
     if (!a) luaL_error(L, "%s", err);
+    c = push_new_client(L, a, "Authorization: Bearer emulator", NULL);
   } else {
-    a = open_account(L, 0);
+    c = open_client(L, 0);
   }
-  lua_pop(L, 1);
-  push_client(L, a);
   lua_setfield(L, LUA_REGISTRYINDEX, "pcaprun.default_client");
-  return a;
+  lua_pop(L, 1);
+  return c;
 }
 
-/* The client of an operation: a client object at index 1 (removed), or the default. */
-static rt_account *client_arg(lua_State *L) {
+/* The client of an operation: a client object at index 1, or the default. The object leaves
+ * the stack (so every function sees its own arguments from 1) but stays pinned in the registry
+ * until the next operation: by then the call holds its own ref of the credentials. */
+static l_client client_arg(lua_State *L) {
   l_client *c = luaL_testudata(L, 1, CLIENT_MT);
   if (c) {
+    l_client copy = *c;
+    lua_pushvalue(L, 1);
+    lua_setfield(L, LUA_REGISTRYINDEX, "pcaprun.pinned_client");
     lua_remove(L, 1);
-    return c->acct;
+    return copy;
   }
-  return default_account(L);
+  return *default_client(L);
 }
 
 /* pcap.client{token=, email=, key=, account_id=, base_url=} -> client. Missing fields come from
  * the CLOUDFLARE_* variables. Clients of the same account share its limits. [-1, +1, v] */
 static int l_client_new(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
-  push_client(L, open_account(L, 1));
+  open_client(L, 1);
   return 1;
 }
 
 /* pcap.default() -> the default client. [-0, +1, v] */
 static int l_default(lua_State *L) {
-  default_account(L);
+  default_client(L);
   lua_getfield(L, LUA_REGISTRYINDEX, "pcaprun.default_client");
   return 1;
 }
@@ -202,12 +234,12 @@ static int box_close(lua_State *L) {
 
 /* Creates a call owned by a to-be-closed box on top of the stack: whatever happens to the task
  * (a result, an error, a cancel), closing the box frees or detaches the call. */
-static rt_call *new_call(lua_State *L, rt_account *a, int kind, const char *opname) {
+static rt_call *new_call(lua_State *L, l_client cl, int kind, const char *opname) {
   rt_call **box = lua_newuserdatauv(L, sizeof *box, 0);
   *box = NULL;
   luaL_setmetatable(L, BOX_MT);
   lua_toclose(L, -1);
-  *box = rt_call_new(a, kind, opname);
+  *box = rt_call_new(cl.acct, cl.creds, kind, opname);
   if (!*box) luaL_error(L, "out of memory");
   return *box;
 }
@@ -361,19 +393,19 @@ static int l_validate(lua_State *L) {
  * [-1|2, +1|2, y] */
 static int l_create(lua_State *L) {
   l_current_task(L, "pcap.create");
-  rt_account *a = client_arg(L);
+  l_client cl = client_arg(L);
   call_opts o = check_opts(L, 2, 1);
   int type;
   json_t *body = check_spec(L, 1, &type);
   if (!body) return 2;
   lua_settop(L, 2);
-  rt_call *c = new_call(L, a, RT_CALL_CREATE, "pcap.create");
+  rt_call *c = new_call(L, cl, RT_CALL_CREATE, "pcap.create");
   c->body = body;
   c->cap_type = type;
   c->priority = o.priority;
   c->preempt = o.preempt;
   if (o.intent) snprintf(c->intent, sizeof c->intent, "%s", o.intent);
-  else random_intent(a->rt, c->intent);
+  else random_intent(cl.acct->rt, c->intent);
   return run_call(L, c, o.timeout, push_cap);
 }
 
@@ -386,10 +418,10 @@ static const char *check_id(lua_State *L, int idx) {
   return id;
 }
 
-static int simple_call(lua_State *L, rt_account *a, int kind, const char *op, const char *id,
+static int simple_call(lua_State *L, l_client cl, int kind, const char *op, const char *id,
                        int opts_idx, push_fn push) {
   call_opts o = check_opts(L, opts_idx, 0);
-  rt_call *c = new_call(L, a, kind, op);
+  rt_call *c = new_call(L, cl, kind, op);
   if (id) snprintf(c->id, sizeof c->id, "%s", id);
   return run_call(L, c, o.timeout, push);
 }
@@ -397,23 +429,28 @@ static int simple_call(lua_State *L, rt_account *a, int kind, const char *op, co
 /* pcap.get(id | capture [, opts]) -> capture | nil, err. [-1|2, +1|2, y] */
 static int l_get(lua_State *L) {
   l_current_task(L, "pcap.get");
-  rt_account *a = client_arg(L);
-  return simple_call(L, a, RT_CALL_GET, "pcap.get", check_id(L, 1), 2, push_cap);
+  l_client cl = client_arg(L);
+  return simple_call(L, cl, RT_CALL_GET, "pcap.get", check_id(L, 1), 2, push_cap);
 }
 
 /* pcap.list([opts]) -> {capture...} (newest first, as the API returns them) | nil, err. [-0|1, +1|2, y] */
 static int l_list(lua_State *L) {
   l_current_task(L, "pcap.list");
-  rt_account *a = client_arg(L);
-  return simple_call(L, a, RT_CALL_LIST, "pcap.list", NULL, 1, push_capture_list);
+  l_client cl = client_arg(L);
+  return simple_call(L, cl, RT_CALL_LIST, "pcap.list", NULL, 1, push_capture_list);
 }
 
 /* pcap.stop(id | capture [, opts]) -> true | nil, err: ends a full capture early (it then
- * converts and succeeds). Stopping a capture that has already finished is not an error. [-1|2, +1|2, y] */
+ * converts and succeeds). Stopping a capture that has already finished is not an error; a
+ * simple capture cannot be stopped (BAD_STATE, nothing sent). [-1|2, +1|2, y] */
 static int l_stop(lua_State *L) {
   l_current_task(L, "pcap.stop");
-  rt_account *a = client_arg(L);
-  return simple_call(L, a, RT_CALL_STOP, "pcap.stop", check_id(L, 1), 2, push_true);
+  l_client cl = client_arg(L);
+  const char *id = check_id(L, 1);
+  rt_capture *cap = rt_capture_find(cl.acct, id);
+  if (cap && cap->type == RT_CAP_SIMPLE)
+    return l_failrc(L, RT_ESTATE, "pcap.stop", "only full captures can be stopped");
+  return simple_call(L, cl, RT_CALL_STOP, "pcap.stop", id, 2, push_true);
 }
 
 /* pcap.download(id | capture, path [, opts]) -> {path=, bytes=, packets=, linktype=} | nil, err
@@ -422,11 +459,11 @@ static int l_stop(lua_State *L) {
  * request is not sent otherwise. [-2|3, +1|2, y] */
 static int l_download(lua_State *L) {
   l_current_task(L, "pcap.download");
-  rt_account *a = client_arg(L);
+  l_client cl = client_arg(L);
   const char *id = check_id(L, 1);
   const char *path = luaL_checkstring(L, 2);
   call_opts o = check_opts(L, 3, 0);
-  rt_capture *cap = rt_capture_find(a, id);
+  rt_capture *cap = rt_capture_find(cl.acct, id);
   if (cap && cap->type == RT_CAP_FULL)
     return l_failrc(L, RT_ESTATE, "pcap.download", "full captures are delivered to their bucket, not downloaded");
   if (cap && cap->status != RT_ST_SUCCESS && cap->status != RT_ST_COMPLETE) {
@@ -435,7 +472,7 @@ static int l_download(lua_State *L) {
     return l_failrc(L, RT_ESTATE, "pcap.download", msg);
   }
   lua_settop(L, 3);
-  rt_call *c = new_call(L, a, RT_CALL_DOWNLOAD, "pcap.download");
+  rt_call *c = new_call(L, cl, RT_CALL_DOWNLOAD, "pcap.download");
   snprintf(c->id, sizeof c->id, "%s", id);
   c->cap = cap;
   if (!(c->path = strdup(path))) luaL_error(L, "out of memory");
@@ -485,7 +522,8 @@ static int cap_wait(lua_State *L) {
 /* cap:refresh([opts]), cap:stop([opts]) and cap:download(path [, opts]) are pcap.get, pcap.stop
  * and pcap.download on the capture's own client. */
 static int with_client(lua_State *L, lua_CFunction fn) {
-  push_client(L, check_capture(L, 1)->acct);
+  rt_capture *cap = check_capture(L, 1);
+  push_client(L, cap->acct, cap->creds);
   lua_insert(L, 1);
   return fn(L);
 }
@@ -511,19 +549,19 @@ static json_t *bucket_body(lua_State *L, int with_challenge) {
 /* pcap.buckets.list([opts]) -> {ownership...} | nil, err. [-0|1, +1|2, y] */
 static int l_bucket_list(lua_State *L) {
   l_current_task(L, "pcap.buckets.list");
-  rt_account *a = client_arg(L);
-  return simple_call(L, a, RT_CALL_OWN_LIST, "pcap.buckets.list", NULL, 1, push_result);
+  l_client cl = client_arg(L);
+  return simple_call(L, cl, RT_CALL_OWN_LIST, "pcap.buckets.list", NULL, 1, push_result);
 }
 
 /* pcap.buckets.add(uri [, opts]) -> ownership {id, destination_conf, filename, status, ...} | nil, err
  * Registers a bucket; Cloudflare writes the challenge file `filename` into it. [-1|2, +1|2, y] */
 static int l_bucket_add(lua_State *L) {
   l_current_task(L, "pcap.buckets.add");
-  rt_account *a = client_arg(L);
+  l_client cl = client_arg(L);
   json_t *body = bucket_body(L, 0);
   call_opts o = check_opts(L, 2, 0);
   lua_settop(L, 2);
-  rt_call *c = new_call(L, a, RT_CALL_OWN_ADD, "pcap.buckets.add");
+  rt_call *c = new_call(L, cl, RT_CALL_OWN_ADD, "pcap.buckets.add");
   c->body = body;
   return run_call(L, c, o.timeout, push_result);
 }
@@ -532,11 +570,11 @@ static int l_bucket_add(lua_State *L) {
  * contents of the challenge file. [-2|3, +1|2, y] */
 static int l_bucket_validate(lua_State *L) {
   l_current_task(L, "pcap.buckets.validate");
-  rt_account *a = client_arg(L);
+  l_client cl = client_arg(L);
   json_t *body = bucket_body(L, 1);
   call_opts o = check_opts(L, 3, 0);
   lua_settop(L, 3);
-  rt_call *c = new_call(L, a, RT_CALL_OWN_VALIDATE, "pcap.buckets.validate");
+  rt_call *c = new_call(L, cl, RT_CALL_OWN_VALIDATE, "pcap.buckets.validate");
   c->body = body;
   return run_call(L, c, o.timeout, push_result);
 }
@@ -544,10 +582,10 @@ static int l_bucket_validate(lua_State *L) {
 /* pcap.buckets.delete(id [, opts]) -> true | nil, err. [-1|2, +1|2, y] */
 static int l_bucket_delete(lua_State *L) {
   l_current_task(L, "pcap.buckets.delete");
-  rt_account *a = client_arg(L);
+  l_client cl = client_arg(L);
   const char *id = luaL_checkstring(L, 1);
   if (!rt_id_valid(id)) luaL_error(L, "bad ownership id '%s' (expected 32 hex digits)", id);
-  return simple_call(L, a, RT_CALL_OWN_DELETE, "pcap.buckets.delete", id, 2, push_true);
+  return simple_call(L, cl, RT_CALL_OWN_DELETE, "pcap.buckets.delete", id, 2, push_true);
 }
 
 /* ---- introspection ---- */
@@ -567,7 +605,7 @@ static void push_limit(lua_State *L, const char *name, unsigned in_use, unsigned
 /* pcap.limits() -> {api=, sample=, full= {in_use, capacity, waiting, granted, rejected, max_wait},
  * requests=} for the client's account. max_wait is in real seconds. [-0, +1, v] */
 static int l_limits(lua_State *L) {
-  rt_account *a = client_arg(L);
+  rt_account *a = client_arg(L).acct;
   lua_createtable(L, 0, 4);
   push_limit(L, "api", a->api.inflight + a->api.ndone, a->api.n, a->api.nwaiters, &a->api.stats);
   push_limit(L, "sample", a->sample.inflight + a->sample.ndone, a->sample.n, a->sample.nwaiters, &a->sample.stats);
@@ -599,6 +637,8 @@ int luaopen_pcaprun_pcap(lua_State *L) {
   lua_setfield(L, -2, "__index");
   lua_pushcfunction(L, client_tostring);
   lua_setfield(L, -2, "__tostring");
+  lua_pushcfunction(L, client_gc);
+  lua_setfield(L, -2, "__gc");
   lua_pop(L, 1);
   luaL_newmetatable(L, CAPTURE_MT);
   lua_pushcfunction(L, capture_index);

@@ -39,19 +39,42 @@ rt_capture *rt_capture_find(rt_account *a, const char *id) {
   return NULL;
 }
 
+rt_creds *rt_creds_new(const char *line1, const char *line2) {
+  rt_creds *c = calloc(1, sizeof *c);
+  if (!c) return NULL;
+  c->refs = 1;
+  c->auth[0] = line1 ? strdup(line1) : NULL;
+  c->auth[1] = line2 ? strdup(line2) : NULL;
+  if ((line1 && !c->auth[0]) || (line2 && !c->auth[1])) {
+    rt_creds_unref(c);
+    return NULL;
+  }
+  return c;
+}
+
+rt_creds *rt_creds_ref(rt_creds *c) {
+  if (c) c->refs++;
+  return c;
+}
+
+void rt_creds_unref(rt_creds *c) {
+  if (!c || --c->refs > 0) return;
+  for (int i = 0; i < 2; i++) {
+    if (c->auth[i]) memset(c->auth[i], 0, strlen(c->auth[i]));
+    free(c->auth[i]);
+  }
+  free(c);
+}
+
 static void account_free(rt_account *a) {
   rt_window_close(&a->api);
   rt_window_close(&a->sample);
-  for (int i = 0; i < 2; i++) {
-    if (a->auth[i]) memset(a->auth[i], 0, strlen(a->auth[i]));
-    free(a->auth[i]);
-  }
   free(a->base_url);
   free(a);
 }
 
 rt_account *rt_account_get(rt_runtime *rt, const char *base_url, const char *account_id,
-                           const char *auth1, const char *auth2, char *err, size_t errlen) {
+                           char *err, size_t errlen) {
   size_t blen = strlen(base_url);
   while (blen > 0 && base_url[blen - 1] == '/') blen--;
   RT_LIST_EACH(it, &rt->accounts) {
@@ -70,10 +93,8 @@ rt_account *rt_account_get(rt_runtime *rt, const char *base_url, const char *acc
   snprintf(a->host, sizeof a->host, "%s", host);
   snprintf(a->account_id, sizeof a->account_id, "%s", account_id);
   a->base_url = strndup(base_url, blen);
-  a->auth[0] = auth1 ? strdup(auth1) : NULL;
-  a->auth[1] = auth2 ? strdup(auth2) : NULL;
   const rt_options *o = &rt->opt;
-  if (!a->base_url || (auth1 && !a->auth[0]) || (auth2 && !a->auth[1]) ||
+  if (!a->base_url ||
       rt_window_init(&a->api, rt, "api", (unsigned)o->api_budget, rt_api_ms(rt, o->api_window),
                      (unsigned)o->max_waiters) ||
       rt_window_init(&a->sample, rt, "sample", 1, rt_api_ms(rt, o->sample_interval),
@@ -98,6 +119,7 @@ void rt_accounts_close(rt_runtime *rt) {
       rt_capture_stop_polling(c);
       rt_list_unlink(&c->link);
       json_decref(c->obj);
+      rt_creds_unref(c->creds);
       free(c);
     }
     rt_list_unlink(&a->link);

@@ -31,10 +31,11 @@ static void call_cancel(rt_wait *w);
 static void on_granted(rt_waiter *wt);
 static void on_http_done(rt_http_req *r);
 
-rt_call *rt_call_new(rt_account *a, int kind, const char *opname) {
+rt_call *rt_call_new(rt_account *a, rt_creds *creds, int kind, const char *opname) {
   rt_call *c = calloc(1, sizeof *c);
   if (!c) return NULL;
   c->acct = a;
+  c->creds = rt_creds_ref(creds);
   c->kind = kind;
   c->opname = opname;
   c->fd = -1;
@@ -64,6 +65,7 @@ void rt_call_free(rt_call *c) {
   json_decref(c->cf_errors);
   free(c->path);
   free(c->part);
+  rt_creds_unref(c->creds);
   rt_list_unlink(&c->link);
   free(c);
 }
@@ -143,7 +145,7 @@ static void preempt(rt_call *c) {
   RT_LIST_EACH(it, &c->acct->captures) {
     rt_capture *h = RT_CONTAINER(it, rt_capture, link);
     if (!h->holds_slot || h->stop_sent || h->priority >= c->priority) continue;
-    rt_call *s = rt_call_new(c->acct, RT_CALL_STOP, "pcap.stop");
+    rt_call *s = rt_call_new(c->acct, h->creds, RT_CALL_STOP, "pcap.stop");
     if (!s) return;
     snprintf(s->id, sizeof s->id, "%s", h->id);
     s->on_done = stop_done;
@@ -177,7 +179,13 @@ static void advance(rt_call *c) {
     if (needs_gate(c) && !(c->held & HOLD_GATE)) which = HOLD_GATE, rc = rt_gate_acquire(&a->full, &c->waiter);
     else if (needs_sample(c) && !(c->held & HOLD_SAMPLE)) which = HOLD_SAMPLE, rc = rt_window_acquire(&a->sample, &c->waiter);
     else if (!(c->held & HOLD_API)) which = HOLD_API, rc = rt_window_acquire(&a->api, &c->waiter);
-    else break;
+    else if (needs_gate(c) && !a->full_checked) {
+      /* The run's first full create: holding the slot, list once for a full capture made
+       * elsewhere that already holds it (PCAPS-API.md §9.3). */
+      a->full_checked = 1;
+      c->sub = SUB_ADOPT;
+      break;
+    } else break;
     if (rc == 0) { c->held |= (unsigned)which; continue; }
     if (rc == RT_EAGAIN) {
       c->queued_on = which;
@@ -236,8 +244,9 @@ static int build_request(rt_call *c) {
   if (rt_http_req_url(r, url) || add_header(r, "Accept", accept) || rt_http_req_header(r, "Expect:"))
     return RT_ENOMEM;
   for (int i = 0; i < 2; i++)
-    if (a->auth[i] && rt_http_req_header(r, a->auth[i])) return RT_ENOMEM;
+    if (c->creds && c->creds->auth[i] && rt_http_req_header(r, c->creds->auth[i])) return RT_ENOMEM;
   if (kind == RT_CALL_CREATE && c->intent[0] && add_header(r, "X-Pcaprun-Intent", c->intent)) return RT_ENOMEM;
+  r->fresh_connect = kind == RT_CALL_CREATE || kind == RT_CALL_OWN_ADD;
   if (body) {
     char *text = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
     int rc = !text || add_header(r, "Content-Type", "application/json") || rt_http_req_body(r, text, strlen(text));
@@ -291,7 +300,7 @@ static void transient(rt_call *c, int rc, int ambiguous) {
   if (ambiguous) c->sub = SUB_RECONCILE; /* the create may have happened: list before trying again */
   rt_log(RT_LOG_DEBUG, "api.retry", "retrying after a transient failure", "op", c->opname,
          "error", c->message, NULL);
-  retry_in(c, backoff(c, c->attempts));
+  retry_in(c, c->retry_after >= 0 ? c->retry_after : backoff(c, c->attempts)); /* e.g. a 503's */
 }
 
 /* 429: the request was not applied. Wait as long as the API says, however long. */
@@ -399,7 +408,7 @@ static int adopt_holders(rt_call *c, const json_t *list) {
     if (rt_capinfo_parse(item, &info, why, sizeof why) || info.type != RT_CAP_FULL ||
         !rt_status_holds_slot(info.status) || rt_capture_find(c->acct, info.id))
       continue;
-    rt_capture *cap = rt_capture_update(c->acct, item, &info);
+    rt_capture *cap = rt_capture_update(c->acct, c->creds, item, &info);
     if (!cap) continue;
     cap->holds_slot = 1;
     rt_gate_force(&c->acct->full);
@@ -419,7 +428,7 @@ static int created(rt_call *c, const json_t *obj) {
     snprintf(c->message, sizeof c->message, "create answered with a malformed capture: %s", why);
     return RT_EPROTO;
   }
-  rt_capture *cap = rt_capture_update(c->acct, obj, &info);
+  rt_capture *cap = rt_capture_update(c->acct, c->creds, obj, &info);
   if (!cap) return RT_ENOMEM;
   c->cap = cap;
   cap->priority = c->priority;
@@ -445,7 +454,7 @@ static int sub_answer(rt_call *c, const json_t *result) {
     rt_capinfo info;
     char why[128];
     if (rt_capinfo_parse(result, &info, why, sizeof why) == 0) {
-      rt_capture *cap = rt_capture_update(c->acct, result, &info);
+      rt_capture *cap = rt_capture_update(c->acct, c->creds, result, &info);
       if (!rt_status_holds_slot(info.status)) { c->cap = cap; return 0; }
     }
     return RT_EAPI;
@@ -453,7 +462,11 @@ static int sub_answer(rt_call *c, const json_t *result) {
   const json_t *list = json_is_array(result) ? result : NULL;
   if (!list) return RT_EAGAIN; /* null: nothing there */
   if (sub == SUB_ADOPT) {
-    adopt_holders(c, list);
+    /* Found ones hold the slot now: give ours back and queue behind them. */
+    if (adopt_holders(c, list) && (c->held & HOLD_GATE)) {
+      rt_gate_release(&c->acct->full);
+      c->held &= ~(unsigned)HOLD_GATE;
+    }
     return RT_EAGAIN;
   }
   const json_t *hit = c->kind == RT_CALL_CREATE ? find_created(c, list) : find_bucket(c, list);
@@ -475,14 +488,14 @@ static int main_answer(rt_call *c, const json_t *result) {
       snprintf(c->message, sizeof c->message, "malformed capture: %s", why);
       return RT_EPROTO;
     }
-    c->cap = rt_capture_update(c->acct, result, &info);
+    c->cap = rt_capture_update(c->acct, c->creds, result, &info);
     return c->cap ? 0 : RT_ENOMEM;
   case RT_CALL_LIST: {
     size_t i;
     json_t *item;
     c->result = json_is_array(result) ? json_incref((json_t *)result) : json_array();
     json_array_foreach(c->result, i, item)
-      if (rt_capinfo_parse(item, &info, why, sizeof why) == 0) rt_capture_update(c->acct, item, &info);
+      if (rt_capinfo_parse(item, &info, why, sizeof why) == 0) rt_capture_update(c->acct, c->creds, item, &info);
     return 0;
   }
   case RT_CALL_STOP: {
@@ -533,6 +546,7 @@ static void on_http_done(rt_http_req *r) {
   }
   if (r->curl_code != CURLE_OK) {
     snprintf(c->message, sizeof c->message, "%s", r->errbuf[0] ? r->errbuf : curl_easy_strerror(r->curl_code));
+    if (r->sunk > 0) c->attempts = 0; /* a download that made progress resumes with a fresh budget */
     transient(c, RT_ETRANSPORT, is_create(c) && !sub);
     return;
   }
@@ -572,8 +586,7 @@ static void on_http_done(rt_http_req *r) {
   if (st == 429 || (st == 409 && needs_gate(c))) {
     if (needs_gate(c)) full_busy(c); else limited(c);
   } else if (st == 408 || st >= 500) {
-    if (st == 503 && c->retry_after >= 0 && !is_create(c)) limited(c);
-    else transient(c, RT_EAPI, is_create(c) && !sub);
+    transient(c, RT_EAPI, is_create(c) && !sub);
   } else if (kind == RT_CALL_STOP && st >= 400 && st < 500) {
     c->sub = SUB_VERIFY; /* PCAPS-API.md U12: re-read; a finished capture needs no stop */
     advance(c);
@@ -586,8 +599,6 @@ static void on_http_done(rt_http_req *r) {
 
 int rt_call_start(rt_call *c) {
   if (c->acct->rt->closing) return RT_ESHUTDOWN;
-  if (c->kind == RT_CALL_CREATE && c->cap_type == RT_CAP_FULL && !c->acct->full_checked)
-    c->sub = SUB_ADOPT; /* first full create of the run: is a full capture already running? */
   c->starting = 1;
   advance(c);
   c->starting = 0;

@@ -26,12 +26,13 @@ static void wake_waiters(rt_capture *cap, int rc) {
   }
 }
 
-rt_capture *rt_capture_update(rt_account *a, const json_t *obj, const rt_capinfo *info) {
+rt_capture *rt_capture_update(rt_account *a, rt_creds *creds, const json_t *obj, const rt_capinfo *info) {
   rt_capture *cap = rt_capture_find(a, info->id);
   if (!cap) {
     cap = calloc(1, sizeof *cap);
     if (!cap) return NULL;
     cap->acct = a;
+    cap->creds = rt_creds_ref(creds);
     cap->packets = -1;
     snprintf(cap->id, sizeof cap->id, "%s", info->id);
     rt_list_init(&cap->waiters);
@@ -113,7 +114,7 @@ static void on_poll_done(rt_call *p) {
 static void on_poll_timer(uv_timer_t *t) {
   rt_capture *cap = t->data;
   if (cap->poll || !needs_polling(cap)) return;
-  rt_call *p = rt_call_new(cap->acct, RT_CALL_GET, "pcap.poll");
+  rt_call *p = rt_call_new(cap->acct, cap->creds, RT_CALL_GET, "pcap.poll");
   if (!p) return;
   snprintf(p->id, sizeof p->id, "%s", cap->id);
   p->user = cap;

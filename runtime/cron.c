@@ -330,7 +330,7 @@ static int day_matches(const rt_cron *c, const civil *w) {
   return dom || dow;
 }
 
-/* Advances *w to the first matching wall-clock minute at or after it, up to the end of last_year. */
+/* Advances *w to the first matching wall-clock minute at or after it, until last_year ends. */
 static int next_match(const rt_cron *c, civil *w, int64_t last_year) {
   while (w->y <= last_year) {
     if (!(c->month >> w->mo & 1)) {

@@ -292,6 +292,7 @@ int rt_http_start(rt_http *h, rt_http_req *r) {
     curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
     curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, (long)(r->stall_timeout + 0.999));
   }
+  if (r->fresh_connect) curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
   if (r->range_from > 0) {
     char range[32];
     snprintf(range, sizeof range, "%llu-", (unsigned long long)r->range_from);

@@ -29,6 +29,9 @@ struct rt_http_req {
   double stall_timeout;       /* abort when no byte arrives for this long, real seconds (0: none) */
   size_t max_body;            /* cap of an in-memory response body */
   uint64_t range_from;        /* > 0: ask for bytes from this offset (Range: bytes=N-) */
+  int fresh_connect;          /* never on a reused connection: libcurl silently re-sends a request
+                                 whose reused connection died, which a non-idempotent create must
+                                 not risk */
   rt_http_sink_fn sink;       /* stream 2xx bodies here instead of memory */
   rt_http_done_fn done;
   void *user;

@@ -136,7 +136,9 @@ void rt_window_commit(rt_window *w) {
     w->head = (w->head + 1) % w->n;
     w->ndone--;
   }
-  w->done[(w->head + w->ndone) % w->n] = now;
+  /* Loop time is whole milliseconds, rounded down; round the commit up so that the window
+   * measured here is never shorter than the one the server measures. */
+  w->done[(w->head + w->ndone) % w->n] = now + 1;
   w->ndone++;
   window_dispatch(w);
 }

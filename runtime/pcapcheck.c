@@ -110,7 +110,10 @@ static void complete_record(rt_pcapcheck *c) {
 }
 
 static void check_record_header(rt_pcapcheck *c) {
-  uint32_t incl = rd32(c, 8), orig = rd32(c, 12);
+  /* Version 2.2 and older files store orig_len before incl_len; libpcap and Wireshark read them
+   * that way, and so must we to stay aligned with them. */
+  int old = c->version_minor < 3;
+  uint32_t incl = rd32(c, old ? 12 : 8), orig = rd32(c, old ? 8 : 12);
   uint32_t limit = c->snaplen > RT_PCAP_SNAPLEN_SLACK ? c->snaplen : RT_PCAP_SNAPLEN_SLACK;
   unsigned long long n = (unsigned long long)c->packets + 1, at = c->record_offset;
   if (incl > RT_PCAP_MAX_RECORD)

@@ -23,12 +23,24 @@ typedef struct rt_account rt_account;
 typedef struct rt_capture rt_capture;
 typedef struct rt_call rt_call;
 
+/* Credentials: the header lines to send, shared (refcounted) by the client that owns them, its
+ * calls and the captures they made (whose pollers need them). Wiped when the last ref goes.
+ * Secret: never logged, never shown to Lua. */
+typedef struct rt_creds {
+  int refs;
+  char *auth[2];
+} rt_creds;
+
+/* Returns new credentials with one ref, or NULL on ENOMEM. */
+rt_creds *rt_creds_new(const char *line1, const char *line2);
+rt_creds *rt_creds_ref(rt_creds *c);
+void rt_creds_unref(rt_creds *c);
+
 struct rt_account {
   rt_list link;
   rt_runtime *rt;
   char *base_url;           /* no trailing slash */
   char account_id[33];
-  char *auth[2];            /* header lines (secret: never logged, never shown to Lua) */
   char host[64];            /* for messages */
   rt_window api;            /* request budget */
   rt_window sample;         /* simple-capture creates */
@@ -43,6 +55,7 @@ struct rt_account {
 struct rt_capture {
   rt_list link;
   rt_account *acct;
+  rt_creds *creds;                /* of the call that first saw it: its poller uses them */
   char id[33];
   int type;
   int status;
@@ -83,6 +96,7 @@ struct rt_call {
   rt_wait w;                /* first: a task parks on it */
   rt_list link;             /* in acct->calls */
   rt_account *acct;
+  rt_creds *creds;
   int kind;
   const char *opname;       /* "pcap.create" */
   int phase;
@@ -120,17 +134,18 @@ struct rt_call {
 };
 
 /* ---- accounts (account.c) ---- */
-/* Finds or creates the account for (base_url, account_id); credentials are the header lines to
- * send (copied). Returns NULL and a message on a bad base URL or ENOMEM. */
+/* Finds or creates the account for (base_url, account_id): the unit the limits apply to,
+ * whichever credentials a call uses. Returns NULL and a message on a bad base URL or ENOMEM. */
 rt_account *rt_account_get(rt_runtime *rt, const char *base_url, const char *account_id,
-                           const char *auth1, const char *auth2, char *err, size_t errlen);
+                           char *err, size_t errlen);
 /* Stops pollers and in-flight internal calls, frees every account (shutdown). */
 void rt_accounts_close(rt_runtime *rt);
 rt_capture *rt_capture_find(rt_account *a, const char *id);
 
 /* ---- captures (capture.c) ---- */
-/* Records (or refreshes) a capture from an API object. Returns the record, NULL on ENOMEM. */
-rt_capture *rt_capture_update(rt_account *a, const json_t *obj, const rt_capinfo *info);
+/* Records (or refreshes) a capture from an API object seen with creds. Returns the record, NULL
+ * on ENOMEM. */
+rt_capture *rt_capture_update(rt_account *a, rt_creds *creds, const json_t *obj, const rt_capinfo *info);
 /* Makes sure the runtime polls the capture until it no longer needs to. */
 void rt_capture_watch(rt_capture *cap);
 void rt_capture_stop_polling(rt_capture *cap);
@@ -140,7 +155,7 @@ void rt_capture_repoll(rt_capture *cap);
 int rt_capture_wait(rt_capture *cap, rt_capwait *cw);
 
 /* ---- calls (call.c) ---- */
-rt_call *rt_call_new(rt_account *a, int kind, const char *opname);
+rt_call *rt_call_new(rt_account *a, rt_creds *creds, int kind, const char *opname);
 /* Starts the call. Returns RT_EAGAIN (in progress: park on c->w or wait for on_done) or an error
  * code when it failed at once (c->message says why). */
 int rt_call_start(rt_call *c);

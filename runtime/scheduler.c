@@ -357,7 +357,7 @@ int rt_sched_run(rt_runtime *rt) {
     if (rt_task_finished(rt->main_task) && rt->tasks_alive == 0) break;
     if (!uv_loop_alive(rt->loop) && rt_list_empty(&rt->runq)) {
       /* Nothing can wake the parked tasks: a join cycle, or waiting on nothing. */
-      rt_log(RT_LOG_ERROR, "deadlock", "every task is waiting and nothing is pending", NULL);
+      rt_log(RT_LOG_ERROR, "deadlock", "deadlock: every task is waiting for another and nothing can wake them", NULL);
       rt->exit_code = 1;
       rt_sched_cancel_all(rt);
     }

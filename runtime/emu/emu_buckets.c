@@ -47,7 +47,7 @@ int emu_bucket_path(const char *bucket_dir, const char *uri, char *out, size_t s
   return first ? RT_EINVAL : 0;
 }
 
-static int mkdir_p(char *path) {
+int emu_mkdir_p(char *path) {
   for (char *p = path + 1; *p; p++)
     if (*p == '/') {
       *p = 0;
@@ -61,7 +61,7 @@ static int mkdir_p(char *path) {
 /* Writes `data` to dir/name atomically (tmp + rename). */
 static int write_file(char *dir, const char *name, const char *data, size_t len) {
   char path[PATH_MAX + 80], tmp[PATH_MAX + 96];
-  if (mkdir_p(dir)) return RT_EIO;
+  if (emu_mkdir_p(dir)) return RT_EIO;
   snprintf(path, sizeof path, "%s/%s", dir, name);
   snprintf(tmp, sizeof tmp, "%s.tmp", path);
   FILE *f = fopen(tmp, "wb");
@@ -350,7 +350,7 @@ void emu_deliver_finished(emu_server *s) {
     if (d[i].p.path[0]) {
       char *slash = strrchr(d[i].p.path, '/');
       *slash = 0;
-      rc = mkdir_p(d[i].p.path);
+      rc = emu_mkdir_p(d[i].p.path);
       *slash = '/';
       if (rc == 0) rc = emu_pcap_write(&d[i].p);
     }

@@ -292,6 +292,8 @@ int emu_bucket_validated(emu_server *s, const char *account, const char *destina
 /* Directory of a bucket URI under the bucket dir (s3://b/dir?x -> <bucket_dir>/b/dir).
  * Returns 0, or RT_EINVAL for URIs that are not buckets or that would leave the bucket dir. */
 int emu_bucket_path(const char *bucket_dir, const char *uri, char *out, size_t size);
+/* mkdir -p (path is modified temporarily). Returns 0 or RT_EIO. */
+int emu_mkdir_p(char *path);
 /* Writes full captures that have finished into their buckets (takes and releases mu). */
 void emu_deliver_finished(emu_server *s);
 

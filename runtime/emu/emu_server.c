@@ -204,10 +204,6 @@ static int read_auth(emu_server *s, struct MHD_Connection *c, emu_request *q, in
 
 /* ---- the request pipeline (under mu) ---- */
 
-static int is_json_op(emu_op op) {
-  return op != EMU_OP_DOWNLOAD && op != EMU_OP_STOP && op != EMU_OP_OWN_DELETE;
-}
-
 static void run_handler(emu_server *s, const emu_request *q, emu_reply *r) {
   switch (q->op) {
   case EMU_OP_LIST: emu_op_list(s, q, r); break;
@@ -270,7 +266,6 @@ static void answer(emu_server *s, struct MHD_Connection *c, const char *url, emu
     return;
   }
   *fault = emu_fault_pick(s, q->op);
-  if (fault->kind == EMU_F_MALFORMED && !is_json_op(q->op)) fault->kind = -1;
   if (fault->kind >= 0 && fault->kind != EMU_F_SLOW) {
     emu_fault_reply(s, fault, r);
     return;
@@ -559,18 +554,6 @@ static void rm_tree(const char *dir) {
   if (dir[0]) nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-static int make_dirs(const char *dir) {
-  char buf[PATH_MAX];
-  snprintf(buf, sizeof buf, "%s", dir);
-  for (char *p = buf + 1; *p; p++)
-    if (*p == '/') {
-      *p = 0;
-      if (mkdir(buf, 0755) != 0 && errno != EEXIST) return RT_EIO;
-      *p = '/';
-    }
-  return mkdir(buf, 0755) == 0 || errno == EEXIST ? 0 : RT_EIO;
-}
-
 static int make_temp_dir(const char *what, char *out, size_t size) {
   const char *tmp = getenv("TMPDIR");
   snprintf(out, size, "%s/pcaprun-emu-%s-XXXXXX", tmp && *tmp ? tmp : "/tmp", what);
@@ -585,7 +568,7 @@ static int setup_dirs(emu_server *s, char *err, size_t errlen) {
   }
   if (s->cfg.bucket_dir[0]) {
     snprintf(s->bucket_dir, sizeof s->bucket_dir, "%s", s->cfg.bucket_dir);
-    if (make_dirs(s->bucket_dir) == 0) return 0;
+    if (emu_mkdir_p(s->bucket_dir) == 0) return 0;
     snprintf(err, errlen, "cannot create bucket_dir %.200s: %s", s->bucket_dir, strerror(errno));
     return RT_EIO;
   }

@@ -3,6 +3,7 @@
 #ifndef PCAPRUN_EMU_TEST_H
 #define PCAPRUN_EMU_TEST_H
 #include "check.h"
+#include "vg.h"
 #include "emu.h"
 #include "err.h"
 #include <curl/curl.h>
@@ -16,18 +17,6 @@
 
 #define ACCT "0123456789abcdef0123456789abcdef"
 #define BEARER "Authorization: Bearer test-token"
-
-/* Runs this test binary again under valgrind memcheck when PCAPRUN_VALGRIND=1. */
-static inline void vg_reexec(int argc, char **argv) {
-  (void)argc;
-  if (!getenv("PCAPRUN_VALGRIND") || getenv("PCAPRUN_UNDER_VALGRIND")) return;
-  setenv("PCAPRUN_UNDER_VALGRIND", "1", 1);
-  char *args[] = {"valgrind", "--quiet", "--error-exitcode=99", "--leak-check=full",
-                  "--errors-for-leak-kinds=definite,indirect", "--track-fds=no", argv[0], NULL};
-  execvp("valgrind", args);
-  perror("valgrind");
-  exit(1);
-}
 
 /* Scales sleeps and waits: valgrind runs everything ~20x slower. */
 static inline double slow_factor(void) { return getenv("PCAPRUN_UNDER_VALGRIND") ? 8.0 : 1.0; }

@@ -41,8 +41,8 @@ static int64_t next_of(const char *expr, const char *after, int local_time) {
 #define CHECK_NEXT_LOCAL(expr, after, want) CHECK_INT(next_of(expr, after, 1), utc(want))
 
 /* Fires `expr` repeatedly from `after` and checks the firings against want[0..n). */
-static void check_series(const char *expr, const char *after, int local_time, const char *const *want,
-                         int n) {
+static void check_series(const char *expr, const char *after, int local_time,
+                         const char *const *want, int n) {
   rt_cron c = parse_ok(expr);
   int64_t t = utc(after);
   for (int i = 0; i < n; i++) {

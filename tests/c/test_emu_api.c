@@ -1,7 +1,7 @@
-/* Emulator over real HTTP: routing, methods, envelopes, authentication both ways, every
- * validation rule under the server rules and their switches, body limits, odd input.
- * ctest-labels: emu;valgrind
- * ctest-timeout: 300 */
+/* ctest-labels: emu;valgrind
+ * ctest-timeout: 300
+ * Emulator over real HTTP: routing, methods, envelopes, authentication both ways, every
+ * validation rule under the server rules and their switches, body limits, odd input. */
 #include "emu_test.h"
 #include <strings.h>
 

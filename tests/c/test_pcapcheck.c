@@ -24,7 +24,7 @@ static blob libpcap_file(int nsec, int snaplen, const unsigned *sizes, int n) {
   if (!d) abort();
   static uint8_t pkt[2048];
   for (int i = 0; i < n; i++) {
-    struct pcap_pkthdr h = {.ts = {1764139440 + i, 999999}, .caplen = sizes[i], .len = sizes[i] + 40};
+    struct pcap_pkthdr h = {{1764139440 + i, 999999}, sizes[i], sizes[i] + 40};
     memset(pkt, 0xA0 + i, sizes[i]);
     pcap_dump((u_char *)d, &h, pkt);
   }
@@ -261,34 +261,73 @@ static void t_corrupt_fields(void) {
   check_patched(&b, 4, 3, 2, "unsupported pcap version 3.4 at offset 4, expected 2.4");
   check_patched(&b, 4, 1, 2, "unsupported pcap version 1.4 at offset 4, expected 2.4");
   check_patched(&b, 6, 3, 2, "unsupported pcap version 2.3 at offset 4, expected 2.4");
-  check_patched(&b, 6, 2, 2, NULL); /* 2.2 is accepted */
+  /* Version 2.2 records hold orig_len first: this 2.4 layout then reads as orig_len < incl_len. */
+  check_patched(&b, 6, 2, 2, "record 1 at offset 24: orig_len 60 is less than incl_len 100");
   check_patched(&b, rec2 + 8, 262145, 4,
                 "record 2 at offset 100: incl_len 262145 exceeds snaplen 65535");
-  check_patched(&b, rec2 + 12, 159, 4, "record 2 at offset 100: orig_len 159 is less than incl_len 160");
+  check_patched(&b, rec2 + 12, 159, 4,
+                "record 2 at offset 100: orig_len 159 is less than incl_len 160");
   check_patched(&b, rec2 + 12, 160, 4, NULL); /* orig_len == incl_len is fine */
   free(b.data);
 
   /* With a huge snaplen, the sanity cap still applies. */
   blob big = libpcap_file(0, 65535, sizes, 1);
   put_le32(big.data + 16, 0x7FFFFFFF);
-  check_patched(&big, 24 + 8, RT_PCAP_MAX_RECORD + 1, 4,
-                "record 1 at offset 24: incl_len 16777217 exceeds the sanity cap of 16777216 bytes");
+  check_patched(
+    &big, 24 + 8, RT_PCAP_MAX_RECORD + 1, 4,
+    "record 1 at offset 24: incl_len 16777217 exceeds the sanity cap of 16777216 bytes");
   free(big.data);
 }
 
-static void t_slack_and_linktype(void) {
+/* A real 2.2 file, with each record's lengths in the old order, reads like the 2.4 original. */
+static void t_version_2_2(void) {
+  blob b = libpcap_file(0, 65535, sizes, NSIZES);
+  b.data[6] = 2;
+  for (uint8_t *p = b.data + 24; p < b.data + b.len;) {
+    uint32_t incl = le32(p + 8);
+    put_le32(p + 8, le32(p + 12));
+    put_le32(p + 12, incl);
+    p += 16 + incl;
+  }
+  rt_pcapcheck c;
+  check_whole(&c, &b);
+  CHECK_INT(c.rc, 0);
+  CHECK_INT(c.version_minor, 2);
+  CHECK_INT(c.packets, NSIZES);
+  CHECK_INT(c.data_bytes, SIZES_TOTAL);
+  check_all_splits(&b);
+  free(b.data);
+}
+
+/* incl_len may pass the snaplen up to 262144, or up to a larger snaplen. */
+static void t_snaplen_slack(void) {
+  static const struct { uint32_t snaplen, incl; const char *error; } cases[] = {
+    {65535, 70000, "file ends inside record 2 at offset 100 (1764 of 70000 data bytes)"},
+    {65535, 300000, "record 2 at offset 100: incl_len 300000 exceeds snaplen 65535"},
+    {400000, 300000, "file ends inside record 2 at offset 100 (1764 of 300000 data bytes)"},
+    {400000, 400001, "record 2 at offset 100: incl_len 400001 exceeds snaplen 400000"},
+    {0, 262144, "file ends inside record 2 at offset 100 (1764 of 262144 data bytes)"},
+  };
+  blob b = libpcap_file(0, 65535, sizes, NSIZES);
+  uint8_t *rec2 = b.data + 24 + 16 + 60;
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    rt_pcapcheck c;
+    put_le32(b.data + 16, cases[i].snaplen);
+    put_le32(rec2 + 8, cases[i].incl);
+    put_le32(rec2 + 12, cases[i].incl);
+    check_whole(&c, &b);
+    CHECK_STR(c.error, cases[i].error);
+    CHECK_INT(c.packets, 1);
+    CHECK_INT(c.data_bytes, 60);
+  }
+  free(b.data);
+}
+
+/* The linktype field's high bits (FCS length) are not part of the link type. */
+static void t_linktype_bits(void) {
   blob b = libpcap_file(0, 65535, sizes, NSIZES);
   rt_pcapcheck c;
-  /* incl_len above the snaplen but within 262144 passes; this file then ends inside it. */
-  put_le32(b.data + 24 + 16 + 60 + 8, 70000);
-  put_le32(b.data + 24 + 16 + 60 + 12, 70000);
-  check_whole(&c, &b);
-  CHECK_STR(c.error, "file ends inside record 2 at offset 100 (1764 of 70000 data bytes)");
-  CHECK_INT(c.packets, 1);
-  CHECK_INT(c.data_bytes, 60);
-  /* The linktype field's high bits (FCS length) are not part of the link type. */
-  put_le32(b.data + 20, 0x10000071); /* LINKTYPE_LINUX_SLL (113) */
-  put_le32(b.data + 24 + 16 + 60 + 8, 160);
+  put_le32(b.data + 20, 0x10000071); /* LINKTYPE_LINUX_SLL (113), FCS length 1 */
   check_whole(&c, &b);
   CHECK_INT(c.rc, 0);
   CHECK_INT(c.linktype, 113);
@@ -331,7 +370,9 @@ int main(void) {
   RUN(t_truncation);
   RUN(t_foreign_formats);
   RUN(t_corrupt_fields);
-  RUN(t_slack_and_linktype);
+  RUN(t_version_2_2);
+  RUN(t_snaplen_slack);
+  RUN(t_linktype_bits);
   RUN(t_resume_from_file);
   return check_done();
 }

@@ -1,7 +1,8 @@
-/* rt_spec_parse under both rule sets: every rule of PCAPS-API.md §4.1/§4.2/§10, at its
- * boundaries, with the exact messages the user sees.
- * ctest-labels: unit;valgrind */
+/* ctest-labels: unit;valgrind
+ * rt_spec_parse under both rule sets: every rule of PCAPS-API.md §4.1/§4.2/§10, at its
+ * boundaries, with the exact messages the user sees. */
 #include "check.h"
+#include "vg.h"
 #include "err.h"
 #include "spec.h"
 #include <stdlib.h>
@@ -474,7 +475,8 @@ static void t_rules(void) {
   CHECK_INT(s.max_time_limit_full, 86400);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+  vg_reexec(argc, argv);
   RUN(t_rules);
   RUN(t_valid_bodies);
   RUN(t_body_shape);

@@ -1,0 +1,37 @@
+# Shared by the emulator integration tests: source it (kept in lib/ so ctest does not run it).
+
+EMU_PID=""
+EMU_URL=""
+EMU_ADMIN=""
+
+# start_emulator WORKDIR [options...]: runs `$PCAPRUN emulator` in the background and reads the
+# base URL from the first line of its stdout.
+start_emulator() {
+  local work=$1; shift
+  mkfifo "$work/emu.out"
+  "$PCAPRUN" emulator "$@" > "$work/emu.out" 2> "$work/emu.err" &
+  EMU_PID=$!
+  exec {EMU_FD}< "$work/emu.out"
+  if ! read -r -t 20 -u "$EMU_FD" EMU_URL; then
+    echo "emulator did not print its URL; stderr:" >&2
+    cat "$work/emu.err" >&2
+    return 1
+  fi
+  EMU_ADMIN="${EMU_URL%/client/v4}/__admin"
+}
+
+stop_emulator() {
+  if [[ -n "$EMU_PID" ]]; then
+    kill -TERM "$EMU_PID" 2> /dev/null || true
+    wait "$EMU_PID" 2> /dev/null || true
+    EMU_PID=""
+  fi
+}
+
+# ensure_node_modules DIR: npm ci when node_modules is missing (the lock file pins versions).
+ensure_node_modules() {
+  local dir=$1
+  if [[ ! -d "$dir/node_modules/cloudflare" || ! -d "$dir/node_modules/ajv" ]]; then
+    (cd "$dir" && npm ci --no-audit --no-fund --prefer-offline > /dev/null)
+  fi
+}

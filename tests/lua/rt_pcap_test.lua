@@ -1,0 +1,110 @@
+-- pcaprun-test: --emulate --time-scale 0.01
+-- ctest-timeout: 120
+-- Every PCAPs operation through the bindings, against the emulator over real HTTP.
+local pcap = require "pcaprun.pcap"
+local task = require "pcaprun.task"
+local fs = require "pcaprun.fs"
+local emulator = require "pcaprun.emulator"
+local check = require "rtcheck"
+
+local out = os.tmpname()
+os.remove(out)
+local bucket = "s3://rt-pcap-test/caps?region=us-east-1"
+
+-- create (simple) -> wait -> download
+local cap = assert(pcap.create{ type = "simple", time_limit = 30, packet_limit = 200,
+                               filter_v1 = { destination_port = 53, protocol = 17 } })
+check.ok(#cap.id == 32 and cap.status == "pending", "create returns a pending capture with a 32-hex id")
+check.eq(cap.type, "simple", "fields come from the API object")
+check.eq(cap.filter_v1.destination_port, 53, "nested fields too")
+check.match(tostring(cap), "^capture %x+ %(simple, pending%)$", "tostring")
+local early, eerr = cap:download(out .. "/early.pcap")
+check.fails("BAD_STATE", early, eerr, "download before ready is refused locally")
+check.eq(fs.stat(out .. "/early.pcap.part"), nil, "and writes nothing")
+check.eq(cap:wait(), cap, "wait returns the capture")
+check.eq(cap.status, "success", "a waited capture is terminal")
+local info = assert(cap:download(out .. "/simple/one.pcap"))
+check.eq(info.path, out .. "/simple/one.pcap", "download reports the path")
+check.ok(info.packets > 0 and info.packets <= 200, "at most packet_limit packets")
+local st = assert(fs.check_pcap(info.path))
+check.ok(st.packets == info.packets and st.bytes == info.bytes and st.linktype == 1, "the file is a valid pcap")
+check.eq(cap.packets, info.packets, "cap.packets after a download")
+check.eq(fs.stat(info.path .. ".part"), nil, "no .part left")
+
+-- get and refresh
+local again = assert(pcap.get(cap.id))
+check.ok(again == cap and again.status == "success", "get returns the same capture")
+check.eq(assert(cap:refresh()), cap, "refresh")
+
+-- full: create -> stop -> success, delivered to the bucket
+local f = assert(pcap.create{ type = "full", colo_name = "SJC", time_limit = 300, destination_conf = bucket })
+check.eq(f.colo_name, "SJC", "full capture colo")
+task.sleep(5)
+check.eq(assert(f:stop()), true, "stop a running full capture")
+check.eq(f:wait(), f, "a stopped capture converts and succeeds")
+check.ok(f.stop_requested ~= nil, "stop_requested is set")
+check.eq(assert(f:stop()), true, "stopping a finished capture is not an error")
+local object = ("%s/rt-pcap-test/caps/pcap_%s.pcap"):format(emulator.bucket_dir(), f.id)
+check.ok(fs.check_pcap(object) ~= nil, "the full capture was delivered to the bucket")
+local fd, fderr = f:download(out .. "/full.pcap")
+check.fails("BAD_STATE", fd, fderr, "full captures are not downloadable")
+local sc, scerr = cap:stop()
+check.fails("BAD_STATE", sc, scerr, "simple captures cannot be stopped")
+
+-- list: newest first, includes both
+local list = assert(pcap.list())
+check.ok(#list >= 2 and list[1] == f and list[2] == cap, "list is newest first")
+
+-- errors from the API carry Cloudflare's code and message
+local missing, merr = pcap.get(("0"):rep(32))
+check.fails("NOT_FOUND", missing, merr, "an unknown id")
+check.ok(merr and merr.http_status == 404 and merr.cf_code ~= nil and merr.retryable == false,
+  "with HTTP status, Cloudflare code, not retryable")
+
+-- buckets: add -> challenge file -> validate -> list -> delete
+local b = "s3://rt-owned/pcaps?region=eu-west-1"
+local own = assert(pcap.buckets.add(b))
+check.ok(#own.id == 32 and own.status == "pending" and own.validated == "", "add returns a pending registration")
+local fh = assert(io.open(("%s/rt-owned/pcaps/%s"):format(emulator.bucket_dir(), own.filename)))
+local challenge = fh:read("a")
+fh:close()
+local wrong = assert(pcap.buckets.validate(b, "not the challenge"))
+check.eq(wrong.status, "failed", "a wrong challenge fails")
+local v = assert(pcap.buckets.validate(b, challenge))
+check.eq(v.status, "success", "validate with the challenge file's contents")
+local owned = assert(pcap.buckets.list())
+local found
+for _, o in ipairs(owned) do if o.id == own.id then found = o end end
+check.ok(found and found.status == "success", "the bucket is listed as validated")
+check.eq(assert(pcap.buckets.delete(own.id)), true, "delete")
+
+-- several accounts in one script, each with its own limits
+local other = pcap.client{ base_url = emulator.url(), account_id = ("ab"):rep(16), token = "other-token" }
+check.eq(other.account_id, ("ab"):rep(16), "client exposes its account id")
+check.eq(other.token, nil, "but never its token")
+local t0 = task.now()
+local c1 = assert(other:create{ type = "simple", time_limit = 5, packet_limit = 10 })
+check.ok(task.now() - t0 < 30, "another account does not wait for this account's sample rate")
+assert(c1:wait())
+check.ok(assert(other:list())[1] == c1, "lists are per account")
+check.ok(tostring(other):find("abab"), "tostring of a client")
+
+-- auth failures: Cloudflare's 403 / 10000, not retried
+emulator.configure{ token = "emulator" }
+local bad = pcap.client{ base_url = emulator.url(), account_id = ("cd"):rep(16), token = "wrong" }
+local n0 = emulator.stats().requests.total
+local r, aerr = bad:list()
+check.fails("API_ERROR", r, aerr, "a wrong token")
+check.ok(aerr and aerr.http_status == 403 and aerr.cf_code == 10000, "403 with code 10000")
+check.eq(emulator.stats().requests.total - n0, 1, "auth errors are not retried")
+emulator.configure{ token = "" }
+
+-- http:// is refused for anything but loopback; missing credentials raise
+check.ok(not pcall(pcap.client, { base_url = "http://api.example.com/client/v4", account_id = "ab", token = "t" }),
+  "plain http to a remote host is refused")
+check.ok(not pcall(pcap.client, { base_url = emulator.url(), account_id = "xyz", token = "t" }),
+  "a malformed account id raises")
+
+check.eq(emulator.stats().violations.total, 0, "no limit or protocol violations")
+os.execute("rm -rf " .. out)
+check.done()
