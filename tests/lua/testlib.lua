@@ -58,6 +58,22 @@ function T.raises(fn, pattern, what)
         what or "call", show(pattern), show(tostring(err)))
 end
 
+--- T.utc("2026-11-26T07:15:00Z") -> epoch seconds, by calendar arithmetic (no time zone, no
+-- cron code involved); T.iso(t) is the reverse, for messages.
+function T.utc(iso)
+  local y, m, d, H, M, S = iso:match("^(%d+)-(%d+)-(%d+)T(%d+):(%d+):(%d+)Z$")
+  assert(y, "not a UTC timestamp: " .. iso)
+  y, m = tonumber(y), tonumber(m)
+  if m <= 2 then y = y - 1 end
+  local era = y // 400
+  local yoe = y - era * 400
+  local doy = (153 * (m > 2 and m - 3 or m + 9) + 2) // 5 + tonumber(d) - 1
+  local days = era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
+  return days * 86400 + tonumber(H) * 3600 + tonumber(M) * 60 + tonumber(S)
+end
+
+function T.iso(t) return os.date("!%Y-%m-%dT%H:%M:%SZ", t) end
+
 --- T.case(name, fn): runs one case, naming it in the output.
 function T.case(name, fn)
   print("# " .. name)
