@@ -346,7 +346,8 @@ local function wind_down(c, t)
   local done = cap:wait { timeout = c.stop_timeout }
   t.finished_at = task.now()
   if done and cap.status ~= "failed" then
-    t.status = collect(c, t, cap) and (t._stopped and "stopped" or t.status) or t.status
+    local status = collect(c, t, cap)
+    if status then t.status = t._stopped and "stopped" or status end
   end
 end
 

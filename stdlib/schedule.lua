@@ -54,11 +54,16 @@ end
 
 local function stamp(t) return os.date("!%Y%m%dT%H%M%SZ", math.floor(t)) end
 
+-- The one place expressions are parsed: jobs and upcoming() agree on time zones.
+local function parse(expr, tz)
+  return cron.parse(expr, { ["local"] = tz == "local" })
+end
+
 --- schedule.upcoming(expr [, {after = task.now(), count = 5, tz = "utc"|"local"}]) -> list of
 -- the next firing times (epoch seconds). Raises on a bad expression.
 function M.upcoming(expr, opts)
   opts = opts or {}
-  local s, err = cron.parse(expr, { ["local"] = opts.tz == "local" })
+  local s, err = parse(expr, opts.tz)
   if not s then error(("schedule.upcoming: bad expression '%s': %s"):format(tostring(expr), err), 2) end
   local list, t = {}, opts.after or task.now()
   for i = 1, opts.count or 5 do
@@ -87,7 +92,7 @@ local function add(self, level, expr, opts, fn)
   if opts.tz ~= nil and opts.tz ~= "utc" and opts.tz ~= "local" then
     bad("tz must be \"utc\" or \"local\"")
   end
-  local parsed, err = cron.parse(expr, { ["local"] = opts.tz == "local" })
+  local parsed, err = parse(expr, opts.tz)
   if not parsed then bad("bad expression '%s': %s", expr, err) end
   local overlap, catch_up = opts.overlap or "skip", opts.catch_up or "none"
   if not OVERLAP[overlap] then
@@ -122,7 +127,8 @@ end
 --                once, for the latest missed time), "all" (each, oldest first, one at a time)
 --   catch_up_max at most this many catch-up runs with "all" (default 10, the latest ones)
 -- fn receives run = {job, n, at (the scheduled time), started, late (started - at),
--- catch_up (boolean), id ("<job>-<UTC stamp>", stable, usable as a campaign name)}.
+-- catch_up (boolean), stamp (at in UTC, "20261126T071500Z"), id ("<job>-<stamp>", stable,
+-- usable as a campaign name)}.
 function Scheduler:cron(expr, opts, fn)
   local job = add(self, 2, expr, opts, fn) -- not a tail call: error levels count this frame
   return job
@@ -147,7 +153,7 @@ local function start_run(self, job, at, catch_up)
   if catch_up then job.counts.caught_up = job.counts.caught_up + 1 end
   local now = task.now()
   local run = { job = job.name, n = job.counts.runs, at = at, started = now, late = now - at,
-                catch_up = catch_up, id = job.slug .. "-" .. stamp(at) }
+                catch_up = catch_up, stamp = stamp(at), id = job.slug .. "-" .. stamp(at) }
   job.last_fire = at
   save_state(self, job, at, run.id)
   local rec = { run = run }
