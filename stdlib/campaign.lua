@@ -24,6 +24,7 @@ local intent = require "pcaprun.intent"
 local json = require "pcaprun.json"
 local log = require "pcaprun.log"
 local pcap = require "pcaprun.pcap"
+local perror = require "pcaprun.error"
 local retry = require "pcaprun.retry"
 local task = require "pcaprun.task"
 
@@ -225,11 +226,6 @@ end
 ---------------------------------------------------------------------------------------------
 -- One target: create (with retries), wait, collect the files.
 
-local function describe(err)
-  err = group.as_error(err)
-  return { code = err.code, message = err.message, http_status = err.http_status }
-end
-
 -- Copies the full capture's objects from the bucket mirror, or records where they are.
 local function collect_full(c, t, cap)
   if not c.mirror then
@@ -246,11 +242,11 @@ local function collect_full(c, t, cap)
     local rel = t._subdir .. "/" .. src:match("pcap_([^/]+)$")
     local dst = c.dir .. "/" .. rel
     local ok, err = fs.copy(src, dst)
-    if not ok then return nil, { code = "IO", message = err } end
+    if not ok then return nil, perror.new { code = "IO", message = err } end
     local info, why = fs.check_pcap(dst)
     if not info then
       fs.remove(dst)
-      return nil, { code = "BAD_PCAP", message = why }
+      return nil, perror.new { code = "BAD_PCAP", message = why }
     end
     t.files[#t.files + 1] = { path = rel, bytes = info.bytes, packets = info.packets }
   end
@@ -355,7 +351,7 @@ local function capture_target(c, t)
   if resume(c, t, c.previous[t.key]) then return true end
   return retry.call(function()
     local ok, err = attempt(c, t)
-    if not ok then t.errors[#t.errors + 1] = describe(err) end
+    if not ok then t.errors[#t.errors + 1] = group.as_error(err) end
     return ok, err
   end, {
     attempts = c.retry.attempts, base = c.retry.base, cap = c.retry.cap, deadline = c.retry.deadline,
@@ -379,7 +375,7 @@ local function run_target(c, t)
   elseif out.ok then
     log.info("campaign: target " .. t.status, { campaign = c.name, target = t.key, id = t.id })
   else
-    t.status, t.error, t.traceback = "failed", describe(out.error), out.traceback
+    t.status, t.error, t.traceback = "failed", out.error, out.traceback
     log.warn("campaign: target failed", { campaign = c.name, target = t.key, error = tostring(out.error) })
   end
   t.finished_at = t.finished_at or task.now()
@@ -467,8 +463,8 @@ end
 --               stops lower-priority full captures holding it
 --   resume      true (default): skip targets a previous run completed
 --   stop_timeout  seconds to wait for a stopped capture to end (default 600)
--- The result has the manifest's fields (name, status, ok, targets, summary, ...), plus
--- dir, manifest (its path) and error (the first target error). status is "complete",
+-- The result has the manifest's fields (name, status, ok, targets, totals, ...), plus
+-- dir, manifest (its path) and error (the first target error, an error value). status is "complete",
 -- "partial", "failed", "stopped" (on_error = "stop") or "canceled". If the calling task is
 -- canceled, the targets wind down, the manifest is written, and the cancel is re-raised.
 function M.run(decl)

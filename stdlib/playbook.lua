@@ -169,11 +169,6 @@ local function excerpt(traceback)
   return frames[1] and table.concat(frames, "\n") or nil
 end
 
-local function describe(err)
-  err = group.as_error(err)
-  return { code = err.code, message = err.message }
-end
-
 local function finish_rec(rec, status)
   rec.status, rec.finished_at = status, round(task.now())
   rec.duration = rec.started_at and round(rec.finished_at - rec.started_at)
@@ -203,10 +198,10 @@ local function run_body(pb, step)
   end
   local out = step.fn and g.members[1].outcome
   if out then
-    rec.error, rec.traceback = describe(out.error), excerpt(out.traceback)
+    rec.error, rec.traceback = out.error, excerpt(out.traceback)
     return out.canceled and "canceled" or "failed"
   end
-  rec.error = describe(g.failure and g.failure.outcome.error or err) -- names the failed branch
+  rec.error = g.failure and g.failure.outcome.error or err -- names the failed branch
   return "failed"
 end
 
@@ -223,8 +218,8 @@ function run_step(pb, step)
     end
     if not out.ok then
       rec.started_at = round(task.now())
-      rec.error, rec.traceback = describe(out.error), excerpt(out.traceback)
-      rec.error.message = "condition failed: " .. rec.error.message
+      rec.error = perror.new { code = out.error.code, message = "condition failed: " .. out.error.message }
+      rec.traceback = excerpt(out.traceback)
       finish_rec(rec, "failed")
     end
   end

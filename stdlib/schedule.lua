@@ -136,7 +136,8 @@ end
 
 local function finished(rec) return rec.outcome ~= nil end
 
--- Ends scheduling: no run starts after this; the job loops unwind.
+--- scheduler:stop(reason): ends scheduling: no run starts after this, and run() returns once the
+-- runs in flight have finished.
 function Scheduler:stop(reason)
   if self.stopping then return end
   self.stopping, self.reason = true, reason
@@ -265,12 +266,14 @@ local function tasks_of(recs)
   return list
 end
 
--- Lets the runs in flight end: they finish on their own after a bound; after a signal they get
--- `grace` seconds, then are canceled and unwind.
+-- Lets the runs in flight end: they finish on their own after a bound (or scheduler:stop); after
+-- a signal or a cancel they get `grace` seconds, then are canceled and unwind.
+local HARD_STOP = { SIGINT = true, SIGTERM = true, canceled = true }
+
 local function drain(self, grace)
   local recs = in_flight(self)
   if #recs == 0 then return end
-  if not (self.reason == "runs" or self.reason == "duration") then
+  if HARD_STOP[self.reason] then
     if grace > 0 then pcall(task.wait_all, tasks_of(recs), grace) end
     for _, rec in ipairs(in_flight(self)) do
       log.info("schedule: stopping a run in flight", { job = rec.run.job, n = rec.run.n })
