@@ -193,7 +193,8 @@ local function run_body(pb, step)
   if err.code == "TIMEOUT" and not err.member then
     g:cancel()
     g:wait()
-    rec.error = { code = "TIMEOUT", message = ("the step did not finish within %g s"):format(step.timeout) }
+    local message = ("the step did not finish within %g s"):format(step.timeout)
+    rec.error = perror.new { code = "TIMEOUT", message = message }
     return "timed_out"
   end
   local out = step.fn and g.members[1].outcome
