@@ -161,7 +161,8 @@ static void log_wait(rt_call *c, int which) {
   if (which == HOLD_SAMPLE) {
     uint64_t at = rt_window_next_ms(&c->acct->sample), now = rt_now_ms(c->acct->rt);
     snprintf(secs, sizeof secs, "%.1f", at > now ? rt_ms_api(c->acct->rt, at - now) : 0.0);
-    rt_log(RT_LOG_INFO, "limit.wait", "waiting for the simple-capture rate limit", "seconds", secs, NULL);
+    rt_log(RT_LOG_INFO, "limit.wait", "waiting for the simple-capture rate limit", "seconds",
+           at == UINT64_MAX ? NULL : secs, NULL); /* unknown while the previous create is in flight */
   } else if (which == HOLD_GATE) {
     snprintf(secs, sizeof secs, "%u", c->acct->full.nwaiters);
     rt_log(RT_LOG_INFO, "limit.wait", "waiting for the full-capture slot", "queued", secs, NULL);
@@ -450,13 +451,28 @@ static int created(rt_call *c, const json_t *obj) {
 static int sub_answer(rt_call *c, const json_t *result) {
   int sub = c->sub;
   c->sub = SUB_NONE;
-  if (sub == SUB_VERIFY) { /* stop was refused: fine if the capture no longer runs */
+  if (sub == SUB_VERIFY) {
     rt_capinfo info;
     char why[128];
-    if (rt_capinfo_parse(result, &info, why, sizeof why) == 0) {
-      rt_capture *cap = rt_capture_update(c->acct, c->creds, result, &info);
-      if (!rt_status_holds_slot(info.status)) { c->cap = cap; return 0; }
+    if (rt_capinfo_parse(result, &info, why, sizeof why)) {
+      snprintf(c->message, sizeof c->message, "malformed capture: %s", why);
+      return RT_EPROTO;
     }
+    rt_capture *cap = rt_capture_update(c->acct, c->creds, result, &info);
+    if (c->kind == RT_CALL_DOWNLOAD) { /* a capture this run had not seen: ready to download? */
+      c->cap = cap;
+      if (info.type == RT_CAP_FULL) {
+        snprintf(c->message, sizeof c->message, "full captures are delivered to their bucket, not downloaded");
+        return RT_ESTATE;
+      }
+      if (info.status != RT_ST_SUCCESS && info.status != RT_ST_COMPLETE) {
+        snprintf(c->message, sizeof c->message, "capture is %s, not ready: wait for it first", info.status_raw);
+        return RT_ESTATE;
+      }
+      return RT_EAGAIN;
+    }
+    /* stop was refused: fine if the capture no longer runs */
+    if (!rt_status_holds_slot(info.status)) { c->cap = cap; return 0; }
     return RT_EAPI;
   }
   const json_t *list = json_is_array(result) ? result : NULL;
@@ -599,6 +615,8 @@ static void on_http_done(rt_http_req *r) {
 
 int rt_call_start(rt_call *c) {
   if (c->acct->rt->closing) return RT_ESHUTDOWN;
+  if (c->kind == RT_CALL_DOWNLOAD && (!c->cap || (c->cap->status != RT_ST_SUCCESS && c->cap->status != RT_ST_COMPLETE)))
+    c->sub = SUB_VERIFY; /* not known to be ready: look before asking for the file */
   c->starting = 1;
   advance(c);
   c->starting = 0;

@@ -1,8 +1,9 @@
 /* Capture records and the poller. The runtime follows every capture that holds the full-capture
  * slot, or that a task waits for, until it no longer needs to — whether or not the script polls.
  * Polling is adaptive (PCAPS-API.md §6): the first poll lands near the expected end
- * (submitted + time_limit + what this account has shown to be typical lateness), then a short
- * backoff that grows by half each time. One poll at a time per capture, shared by all waiters. */
+ * (submitted + time_limit + what this account's captures have shown to be typical lateness), a
+ * full capture's next near its expected end of conversion (learned too), then a short backoff that
+ * grows by half each time. One poll at a time per capture, shared by all waiters. */
 #include "err.h"
 #include "log.h"
 #include "pcaps.h"
@@ -11,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define POLL_SLACK 0.25     /* API s after the expected end */
-#define POLL_FIRST 0.5      /* API s: first backoff step */
+#define POLL_SLACK 0.2      /* API s after the expected end */
+#define POLL_FIRST 0.25     /* API s: first backoff step */
 #define POLL_CAP 15.0       /* API s: longest backoff step */
 #define POLL_FAIL_CAP 60.0  /* API s: backoff after failed polls */
 
@@ -70,23 +71,29 @@ static int needs_polling(const rt_capture *cap) {
          (cap->holds_slot || !rt_list_empty(&cap->waiters));
 }
 
-/* The moment that matters for this capture: leaving running (full) or finishing (simple). */
-static int reached(const rt_capture *cap) {
-  return cap->type == RT_CAP_FULL ? !rt_status_holds_slot(cap->status) : rt_status_terminal(cap->status);
+/* Phases the poller tells apart: before the milestone that matters (simple: done; full: out of
+ * pending/running, which frees the slot), converting (full), terminal. */
+static int phase_of(const rt_capture *cap) {
+  if (rt_status_terminal(cap->status)) return 2;
+  if (cap->type == RT_CAP_FULL && !rt_status_holds_slot(cap->status)) return 1;
+  return 0;
 }
 
-/* Learns how long after submitted + time_limit captures of this type are seen done, from the
- * last poll that saw it unfinished and the one that saw it done (the truth lies between). */
-static void learn(rt_capture *cap, double before_wall, double after_wall) {
+static void ewma(double *est, double sample) { *est = *est > 0 ? 0.5 * *est + 0.5 * sample : sample; }
+
+/* After a poll that found a new phase: the change happened between the previous poll and this
+ * one; take the middle as its time, learn how long the phase lasted beyond its nominal length,
+ * and start the next phase there. */
+static void learn(rt_capture *cap, int old_phase, int new_phase) {
   rt_account *a = cap->acct;
   double F = a->rt->opt.time_scale;
-  if (cap->submitted <= 0 || cap->time_limit <= 0 || cap->stop_sent) return;
-  double end = cap->submitted + cap->time_limit * F;
-  double lo = fmax(before_wall, end), hi = after_wall;
-  if (hi < lo) return;
-  double late = ((lo + hi) / 2 - end) / F;
-  double *est = &a->late[cap->type];
-  *est = *est > 0 ? 0.5 * *est + 0.5 * late : late;
+  if (cap->submitted <= 0 || cap->stop_sent) return;
+  double nominal_end = cap->submitted + cap->time_limit * F;
+  double lo = old_phase == 0 ? fmax(cap->prev_poll_wall, nominal_end) : fmax(cap->prev_poll_wall, cap->phase_start);
+  double hi = cap->poll_wall, at = hi >= lo ? (lo + hi) / 2 : hi;
+  if (old_phase == 0 && cap->time_limit > 0) ewma(&a->late[cap->type], fmax(0, (at - nominal_end) / F));
+  if (old_phase == 1 && new_phase == 2 && cap->phase_start > 0) ewma(&a->convert, fmax(0, (at - cap->phase_start) / F));
+  cap->phase_start = at;
 }
 
 static void on_poll_done(rt_call *p) {
@@ -94,7 +101,11 @@ static void on_poll_done(rt_call *p) {
   cap->poll = NULL;
   if (p->rc == 0) {
     cap->poll_failures = 0;
-    if (!cap->poll_reached && reached(cap)) learn(cap, cap->prev_poll_wall, rt_wall());
+    int now = phase_of(cap);
+    if (now != cap->phase) {
+      learn(cap, cap->phase, now);
+      cap->phase = now;
+    }
   } else if (p->rc == RT_ENOTFOUND || (p->rc == RT_EAPI && p->http_status >= 400 && p->http_status < 500 &&
                                        p->http_status != 408 && p->http_status != 429)) {
     snprintf(cap->poll_error, sizeof cap->poll_error, "%s", p->message);
@@ -121,7 +132,7 @@ static void on_poll_timer(uv_timer_t *t) {
   p->on_done = on_poll_done;
   cap->poll = p;
   cap->polls++;
-  cap->poll_reached = reached(cap);
+  cap->phase = phase_of(cap);
   cap->prev_poll_wall = cap->poll_wall;
   cap->poll_wall = rt_wall();
   int rc = rt_call_start(p);
@@ -146,12 +157,17 @@ static void schedule(rt_capture *cap) {
     uv_timer_init(rt->loop, cap->timer);
     cap->timer->data = cap;
   }
-  double F = rt->opt.time_scale, now_wall = rt_wall(), delay;
-  double end = cap->submitted + (cap->time_limit + cap->acct->late[cap->type] + POLL_SLACK) * F;
+  rt_account *a = cap->acct;
+  double F = rt->opt.time_scale, now_wall = rt_wall(), delay, due = 0;
+  int phase = phase_of(cap);
+  if (phase == 0 && cap->submitted > 0 && !cap->stop_sent)
+    due = cap->submitted + (cap->time_limit + a->late[cap->type] + POLL_SLACK) * F;
+  else if (phase == 1 && cap->phase_start > 0 && a->convert > 0)
+    due = cap->phase_start + (a->convert + POLL_SLACK) * F;
   if (cap->poll_failures) {
     delay = fmin(POLL_FAIL_CAP, POLL_FIRST * pow(2, cap->poll_failures)) * F;
-  } else if (!reached(cap) && !cap->stop_sent && cap->submitted > 0 && end > now_wall + POLL_FIRST * F) {
-    delay = end - now_wall;
+  } else if (due > now_wall + POLL_FIRST * F) {
+    delay = due - now_wall;
   } else {
     cap->backoff = cap->backoff > 0 ? fmin(cap->backoff * 1.5, POLL_CAP) : POLL_FIRST;
     delay = cap->backoff * F;

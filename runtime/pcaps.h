@@ -48,7 +48,11 @@ struct rt_account {
   rt_list captures;         /* rt_capture.link: every capture this run has seen */
   int full_checked;         /* listed once for full captures made elsewhere */
   rt_list calls;            /* rt_call.link: calls in progress */
-  double late[3];           /* learned lateness after the expected end, API s, by type */
+  /* Learned from this account's captures, API s (see capture.c): how long after the nominal end
+   * (submitted + time_limit) a capture reaches its first milestone (simple: done; full: leaves
+   * running), and how long a full capture then converts. */
+  double late[3];
+  double convert;
   uint64_t requests;        /* HTTP requests sent */
 };
 
@@ -70,7 +74,8 @@ struct rt_capture {
   rt_call *poll;                  /* in flight */
   double backoff;                 /* API s, after a poll that found it unfinished */
   double poll_wall, prev_poll_wall; /* when the last two polls started */
-  int poll_reached;               /* the in-flight poll started after the transition was seen */
+  int phase;                      /* 0: before the milestone, 1: converting (full), 2: terminal */
+  double phase_start;             /* estimated wall time the current phase began */
   int polls;
   int poll_failures;
   rt_list waiters;                /* rt_capwait.link: tasks in cap:wait() */
