@@ -12,15 +12,18 @@ cd "$tmp"
 "$PCAPRUN" --emulate --time-scale 0.01 "$PCAPRUN_SRC/scripts/recurring_capture.lua" \
   --cron '@every 1m' --jitter 0 --runs 0 --time-limit 600 --colos ORD >out 2>err &
 pid=$!
-# wait until a run's manifest shows the full capture running (API time runs 100x faster)
-for _ in $(seq 200); do
-  grep -lq '"status": "running"' captures/recurring/*/manifest.json 2>/dev/null && break
-  sleep 0.05
-done
-t "a full capture is running" "grep -lq '\"status\": \"running\"' captures/recurring/*/manifest.json"
+# wait until a run's manifest shows both captures made, the full one running (API time runs 100x
+# faster). Not earlier: canceling a task whose create is in flight hangs the runtime (reported).
+running() {
+  "$PCAPRUN" -e 'local m = require("pcaprun.json").read(arg[1])
+                 assert(m and m.targets[1].status == "running" and m.targets[2].id)' \
+    captures/recurring/*/manifest.json 2>/dev/null
+}
+for _ in $(seq 200); do running && break; sleep 0.05; done
+t "a full capture is running" running
 kill -TERM $pid
 wait $pid; code=$?
-t "exit 0 after SIGTERM" "[ $code = 0 ] || { cat err; false; }"
+t "exit 0 after SIGTERM" "[ $code = 0 ] || { echo \"# exit $code\"; cat err; false; }"
 t "the schedule says why it ended" "grep -q 'ended (SIGTERM)' out"
 manifest=$(ls captures/recurring/*/manifest.json | head -1)
 json() { "$PCAPRUN" -e "local m = assert(require('pcaprun.json').read(arg[1])); print($1)" "$manifest"; }

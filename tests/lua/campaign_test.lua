@@ -69,8 +69,10 @@ T.case("layout, manifest, and the runtime's pacing", function()
   T.eq(m.targets[3].spec.filter_v1.destination_port, 443, "the filter")
   table.sort(fulls)
   table.sort(samples)
-  T.between(fulls[2] - fulls[1], 60, 80, "full captures back to back (the slot frees after 60 s)")
-  T.between(samples[2] - samples[1], 59.9, 75, "simple creates one sample interval apart")
+  -- API time as the script saw it: answers can come late on a loaded machine, so the bounds are
+  -- loose; the emulator's violation counters check the limits exactly
+  T.between(fulls[2] - fulls[1], 55, 130, "full captures back to back (the slot frees after 60 s)")
+  T.between(samples[2] - samples[1], 55, 120, "simple creates one sample interval apart")
   local text = r:summary()
   T.match(text, "^campaign layout: complete, 4/4 targets complete", "summary headline")
   T.match(text, "full/SJC +complete", "summary row")
@@ -132,6 +134,7 @@ end)
 
 T.case("on_error = stop: a failure stops the full capture in flight and keeps its data", function()
   task.sleep(60) -- one sample interval: the first simple capture below is made at once
+  local before = created()
   local runner = task.spawn(function()
     return campaign.run {
       name = "stop", out = OUT, bucket = BUCKET, on_error = "stop", retry = { attempts = 1 },
@@ -139,8 +142,8 @@ T.case("on_error = stop: a failure stops the full capture in flight and keeps it
       sample = { time_limit = 30, packet_limit = 100, filters = { { protocol = 6 }, { protocol = 17 } } },
     }
   end)
-  task.sleep(10) -- the full capture and the first simple one exist; the second waits its turn
-  emulator.configure { fail_rate = 1 }
+  while created() < before + 2 do task.sleep(1) end
+  emulator.configure { fail_rate = 1 } -- the second simple capture, made a minute later, fails
   local _, r = task.join(runner)
   emulator.configure { fail_rate = 0 }
   T.eq(r.status, "stopped", "status")

@@ -48,7 +48,7 @@ T.case("steps run in order; results and conditions; the report", function()
   T.eq(r.ok, true, "ok")
   T.eq(statuses(r), "1=ok 2=ok 3=skipped 4=ok", "step statuses")
   T.eq(r.steps[3].reason, "condition false", "why it was skipped")
-  T.near(r.steps[1].duration, 5, 1, "step duration (API seconds)")
+  T.late(r.steps[1].duration, 5, "step duration (API seconds)")
   T.eq(r.failed_step, nil, "no failed step")
   T.match(r.dir, "^" .. OUT:gsub("%p", "%%%0") .. "/basic/%d+T%d+Z$", "the run's directory")
   local saved = assert(json.read(r.file))
@@ -98,7 +98,7 @@ T.case("parallel: a failed branch cancels its siblings; the report says where an
   }
   T.eq(r.status, "failed", "status")
   T.eq(statuses(r), "1=ok 2=failed 2.1=canceled 2.2=failed 2.3=canceled 3=not_run", "statuses")
-  T.near(task.now() - t0, 10, 5, "the failure ended the parallel step")
+  T.ok(task.now() - t0 < 25, "the failure ended the step before the other branches (30 s, 100 s) would")
   local f = r.failed_step
   T.eq(f.index, "2.2", "failed step index")
   T.eq(f.name, "b", "failed step name")
@@ -112,9 +112,9 @@ end)
 T.case("parallel: all branches run at once; fail_fast = false lets the others finish", function()
   local t0 = task.now()
   local r = playbook.run { name = "together", out = OUT, steps = {
-    { "both", parallel = { { "x", sleeper(20, 1) }, { "y", sleeper(10, 2) } } } } }
+    { "both", parallel = { { "x", sleeper(40, 1) }, { "y", sleeper(20, 2) } } } } }
   T.eq(r.status, "success", "status")
-  T.near(task.now() - t0, 20, 4, "elapsed: the longest branch, not the sum")
+  T.late(task.now() - t0, 40, "elapsed: the longest branch, not the sum", 15)
   r = playbook.run { name = "no-fail-fast", out = OUT, steps = {
     { "both", fail_fast = false, parallel = {
         { "slow", sleeper(20, 1) },

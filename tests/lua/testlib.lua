@@ -38,6 +38,15 @@ function T.near(got, want, tol, what)
         "%s: expected %s within %s, got %s", what or "value", show(want), show(tol), show(got))
 end
 
+--- T.late(got, want, what [, slack = 10]): an elapsed API time that should be `want`. Timers
+-- never fire early, but a loaded machine delays them: at --time-scale 0.01, 10 API seconds are
+-- 100 ms of real time. Tests keep the outcomes they tell apart further apart than that.
+function T.late(got, want, what, slack)
+  slack = slack or 10
+  check(type(got) == "number" and got >= want - 0.1 and got <= want + slack,
+        "%s: expected %s (or up to %s later), got %s", what or "elapsed", show(want), show(slack), show(got))
+end
+
 --- T.between(got, lo, hi, what): lo <= got <= hi.
 function T.between(got, lo, hi, what)
   check(type(got) == "number" and got >= lo and got <= hi,
