@@ -460,8 +460,9 @@ static int l_stop(lua_State *L) {
 
 /* pcap.download(id | capture, path [, opts]) -> {path=, bytes=, packets=, linktype=} | nil, err
  * Streams to PATH.part (resuming one left by an earlier attempt), checks it is a classic pcap,
- * fsyncs and renames it to PATH. Only simple captures that succeeded can be downloaded; the
- * request is not sent otherwise. [-2|3, +1|2, y] */
+ * fsyncs and renames it to PATH. Only simple captures that succeeded can be downloaded: unless
+ * this run saw it succeed, the capture is read first, and a full or unfinished one is refused
+ * (BAD_STATE) without asking for the file. [-2|3, +1|2, y] */
 static int l_download(lua_State *L) {
   l_current_task(L, "pcap.download");
   l_client cl = client_arg(L);
@@ -471,11 +472,6 @@ static int l_download(lua_State *L) {
   rt_capture *cap = rt_capture_find(cl.acct, id);
   if (cap && cap->type == RT_CAP_FULL)
     return l_failrc(L, RT_ESTATE, "pcap.download", "full captures are delivered to their bucket, not downloaded");
-  if (cap && cap->status != RT_ST_SUCCESS && cap->status != RT_ST_COMPLETE) {
-    char msg[128];
-    snprintf(msg, sizeof msg, "capture is %s, not ready: wait for it first (cap:wait())", rt_status_name(cap->status));
-    return l_failrc(L, RT_ESTATE, "pcap.download", msg);
-  }
   lua_settop(L, 3);
   rt_call *c = new_call(L, cl, RT_CALL_DOWNLOAD, "pcap.download");
   snprintf(c->id, sizeof c->id, "%s", id);
@@ -542,12 +538,15 @@ static int cap_download(lua_State *L) { return with_client(L, l_download); }
 
 /* ---- buckets (ownership) ---- */
 
+/* Checks the arguments (raising on misuse) before it allocates the body. */
 static json_t *bucket_body(lua_State *L, int with_challenge) {
   const char *uri = luaL_checkstring(L, 1);
+  const char *challenge = with_challenge ? luaL_checkstring(L, 2) : NULL;
   rt_specerr err;
   if (rt_spec_check_destination(uri, "destination_conf", &err)) luaL_error(L, "%s", err.message);
   json_t *b = json_pack("{s:s}", "destination_conf", uri);
-  if (with_challenge) json_object_set_new(b, "ownership_challenge", json_string(luaL_checkstring(L, 2)));
+  if (b && challenge) json_object_set_new(b, "ownership_challenge", json_string(challenge));
+  if (!b) luaL_error(L, "out of memory");
   return b;
 }
 
@@ -558,30 +557,26 @@ static int l_bucket_list(lua_State *L) {
   return simple_call(L, cl, RT_CALL_OWN_LIST, "pcap.buckets.list", NULL, 1, push_result);
 }
 
-/* pcap.buckets.add(uri [, opts]) -> ownership {id, destination_conf, filename, status, ...} | nil, err
- * Registers a bucket; Cloudflare writes the challenge file `filename` into it. [-1|2, +1|2, y] */
-static int l_bucket_add(lua_State *L) {
-  l_current_task(L, "pcap.buckets.add");
+/* Ownership add and validate: a body from the arguments, then the call. */
+static int bucket_call(lua_State *L, int kind, const char *op, int with_challenge) {
+  l_current_task(L, op);
   l_client cl = client_arg(L);
-  json_t *body = bucket_body(L, 0);
-  call_opts o = check_opts(L, 2, 0);
-  lua_settop(L, 2);
-  rt_call *c = new_call(L, cl, RT_CALL_OWN_ADD, "pcap.buckets.add");
+  call_opts o = check_opts(L, 2 + with_challenge, 0);
+  json_t *body = bucket_body(L, with_challenge);
+  lua_settop(L, 2 + with_challenge);
+  rt_call *c = new_call(L, cl, kind, op);
   c->body = body;
   return run_call(L, c, o.timeout, push_result);
 }
 
+/* pcap.buckets.add(uri [, opts]) -> ownership {id, destination_conf, filename, status, ...} | nil, err
+ * Registers a bucket; Cloudflare writes the challenge file `filename` into it. [-1|2, +1|2, y] */
+static int l_bucket_add(lua_State *L) { return bucket_call(L, RT_CALL_OWN_ADD, "pcap.buckets.add", 0); }
+
 /* pcap.buckets.validate(uri, challenge [, opts]) -> ownership | nil, err: challenge is the
  * contents of the challenge file. [-2|3, +1|2, y] */
 static int l_bucket_validate(lua_State *L) {
-  l_current_task(L, "pcap.buckets.validate");
-  l_client cl = client_arg(L);
-  json_t *body = bucket_body(L, 1);
-  call_opts o = check_opts(L, 3, 0);
-  lua_settop(L, 3);
-  rt_call *c = new_call(L, cl, RT_CALL_OWN_VALIDATE, "pcap.buckets.validate");
-  c->body = body;
-  return run_call(L, c, o.timeout, push_result);
+  return bucket_call(L, RT_CALL_OWN_VALIDATE, "pcap.buckets.validate", 1);
 }
 
 /* pcap.buckets.delete(id [, opts]) -> true | nil, err. [-1|2, +1|2, y] */

@@ -101,7 +101,7 @@ static void drop_permits(rt_call *c) {
 static void call_cancel(rt_wait *w) {
   rt_call *c = (rt_call *)w;
   if (is_create(c) && c->sent_wall > 0) {
-    c->detached = 1;
+    c->detached = 1; /* the task is woken now (canceled); the call frees itself when done */
     return;
   }
   rt_http_cancel(&c->req);
@@ -176,7 +176,8 @@ static void log_wait(rt_call *c, int which) {
   if (which == HOLD_SAMPLE) {
     uint64_t at = rt_window_next_ms(&c->acct->sample), now = rt_now_ms(c->acct->rt);
     snprintf(secs, sizeof secs, "%.1f", at > now ? rt_ms_api(c->acct->rt, at - now) : 0.0);
-    rt_log(RT_LOG_INFO, "limit.wait", "waiting for the simple-capture rate limit", "seconds", secs, NULL);
+    rt_log(RT_LOG_INFO, "limit.wait", "waiting for the simple-capture rate limit", "seconds",
+           at == UINT64_MAX ? NULL : secs, NULL); /* unknown while the previous create is in flight */
   } else if (which == HOLD_GATE) {
     snprintf(secs, sizeof secs, "%u", c->acct->full.nwaiters);
     rt_log(RT_LOG_INFO, "limit.wait", "waiting for the full-capture slot", "queued", secs, NULL);
@@ -217,6 +218,7 @@ static void advance(rt_call *c) {
   if (c->kind == RT_CALL_CREATE && c->id[0] && !c->sub) c->sub = SUB_RESUME; /* never created again */
   for (;;) {
     int which = 0, rc = 0;
+    c->waiter.priority = c->priority;
     if (needs_gate(c) && !(c->held & HOLD_GATE)) which = HOLD_GATE, rc = rt_gate_acquire(&a->full, &c->waiter);
     else if (needs_sample(c) && !(c->held & HOLD_SAMPLE)) which = HOLD_SAMPLE, rc = rt_window_acquire(&a->sample, &c->waiter);
     else if ((needs_gate(c) || needs_sample(c)) && c->journal_claim <= 0 && a->rt->journal) {
@@ -514,13 +516,28 @@ static int created(rt_call *c, const json_t *obj, const char *how) {
 static int sub_answer(rt_call *c, const json_t *result) {
   int sub = c->sub;
   c->sub = SUB_NONE;
-  if (sub == SUB_VERIFY) { /* stop was refused: fine if the capture no longer runs */
+  if (sub == SUB_VERIFY) {
     rt_capinfo info;
     char why[128];
-    if (rt_capinfo_parse(result, &info, why, sizeof why) == 0) {
-      rt_capture *cap = rt_capture_update(c->acct, c->creds, result, &info);
-      if (!rt_status_holds_slot(info.status)) { c->cap = cap; return 0; }
+    if (rt_capinfo_parse(result, &info, why, sizeof why)) {
+      snprintf(c->message, sizeof c->message, "malformed capture: %s", why);
+      return RT_EPROTO;
     }
+    rt_capture *cap = rt_capture_update(c->acct, c->creds, result, &info);
+    if (c->kind == RT_CALL_DOWNLOAD) { /* a capture this run had not seen: ready to download? */
+      c->cap = cap;
+      if (info.type == RT_CAP_FULL) {
+        snprintf(c->message, sizeof c->message, "full captures are delivered to their bucket, not downloaded");
+        return RT_ESTATE;
+      }
+      if (info.status != RT_ST_SUCCESS && info.status != RT_ST_COMPLETE) {
+        snprintf(c->message, sizeof c->message, "capture is %s, not ready: wait for it first", info.status_raw);
+        return RT_ESTATE;
+      }
+      return RT_EAGAIN;
+    }
+    /* stop was refused: fine if the capture no longer runs */
+    if (!rt_status_holds_slot(info.status)) { c->cap = cap; return 0; }
     return RT_EAPI;
   }
   if (sub == SUB_RESUME) return created(c, result, "capture resumed from the journal");
@@ -671,6 +688,8 @@ static void on_http_done(rt_http_req *r) {
 int rt_call_start(rt_call *c) {
   if (c->acct->rt->closing) return RT_ESHUTDOWN;
   rt_journal_attach(c->acct, c->creds);
+  if (c->kind == RT_CALL_DOWNLOAD && (!c->cap || (c->cap->status != RT_ST_SUCCESS && c->cap->status != RT_ST_COMPLETE)))
+    c->sub = SUB_VERIFY; /* not known to be ready: look before asking for the file */
   c->starting = 1;
   advance(c);
   c->starting = 0;

@@ -150,6 +150,7 @@ void rt_window_release(rt_window *w) {
 }
 
 void rt_window_pause(rt_window *w, uint64_t until_ms) {
+  until_ms++; /* loop time is rounded down: never resume before the server's moment */
   if (until_ms > w->paused_until) w->paused_until = until_ms;
   window_dispatch(w);
 }

@@ -5,6 +5,7 @@
 #include "lbind.h"
 #include "log.h"
 #include "pcaps.h"
+#include "progress.h"
 #include <jansson.h>
 #include <lauxlib.h>
 #include "rt.h"
@@ -224,6 +225,8 @@ int main(int argc, char **argv) {
     fprintf(stderr, "pcaprun: out of memory\n");
     return 1;
   }
+  uv_timer_t progress;
+  rt_progress_start(&rt, &progress);
   emu_server *emu = NULL;
   int code = 1;
   if (open_journal(&rt, &c)) code = 2;
@@ -233,6 +236,7 @@ int main(int argc, char **argv) {
   /* Shutdown (RUNTIME-NOTES.md §10): every task has finished, so no task owns a call any more.
    * Lua goes first, then what the runtime still runs on its own, then the loop. */
   rt.closing = 1;
+  rt_progress_stop(&progress);
   rt_host_close(&rt);
   rt_accounts_close(&rt);
   rt_journal_close(rt.journal);

@@ -47,8 +47,9 @@ typedef struct rt_runtime {
   struct rt_task *main_task;
   struct rt_task *current;/* the task being resumed, or NULL */
   rt_list signal_waiters; /* tasks parked in task.signal() */
-  uv_signal_t sigint, sigterm;
-  int signals_seen;
+  uv_async_t sigasync;    /* wakes the loop from the SIGINT/SIGTERM handler */
+  int signals_seen;       /* signals the loop has handled */
+  uint64_t resumed_ns;    /* when the running task was last resumed (runaway detection) */
   int closing;            /* shutting down: no new work */
   int exit_code;
   /* accounts and their limiters */

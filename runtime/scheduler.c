@@ -4,11 +4,9 @@
 #include "err.h"
 #include "log.h"
 #include <lauxlib.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #define TASK_MT "pcaprun.task"
 #define DRAIN_BATCH 128 /* tasks resumed per loop iteration, so I/O keeps flowing */
@@ -223,6 +221,7 @@ static void resume(rt_runtime *rt, rt_task *t) {
   t->nargs = 0;
   t->state = RT_TASK_RUNNING;
   rt->current = t;
+  rt->resumed_ns = uv_hrtime();
   int status = lua_resume(co, L, nargs, &nres);
   rt->current = NULL;
   if (status == LUA_YIELD) {
@@ -281,60 +280,13 @@ int rt_task_push_outcome(lua_State *L, int handle_idx, rt_task *t) {
   return 3;
 }
 
-static void signals_keep_alive(rt_runtime *rt, int on) {
-  if (on) { uv_ref((uv_handle_t *)&rt->sigint); uv_ref((uv_handle_t *)&rt->sigterm); }
-  else { uv_unref((uv_handle_t *)&rt->sigint); uv_unref((uv_handle_t *)&rt->sigterm); }
-}
-
-/* Signals: the first SIGINT/SIGTERM goes to tasks parked in task.signal(); with none, every task
- * is canceled. A second signal exits at once. */
-void rt_sched_signal(rt_runtime *rt, int signum) {
-  const char *name = signum == SIGINT ? "SIGINT" : "SIGTERM";
-  if (++rt->signals_seen > 1) {
-    rt_log(RT_LOG_ERROR, "signal", "second signal: exiting now", "signal", name, NULL);
-    _exit(128 + signum);
-  }
-  if (!rt_list_empty(&rt->signal_waiters)) {
-    rt_log(RT_LOG_INFO, "signal", "signal received: shutting down cleanly", "signal", name, NULL);
-    signals_keep_alive(rt, 0);
-    RT_LIST_EACH(it, &rt->signal_waiters) {
-      rt_list_unlink(it);
-      rt_wait_done(&RT_CONTAINER(it, rt_sigwait, link)->w, signum);
-    }
-    return;
-  }
-  rt_log(RT_LOG_WARN, "signal", "signal received: canceling every task (again to exit now)",
-         "signal", name, NULL);
-  rt->exit_code = 128 + signum;
-  rt_sched_cancel_all(rt);
-}
-
-static void on_signal(uv_signal_t *h, int signum) { rt_sched_signal(h->data, signum); }
-
-
-void rt_sched_sigwait_add(rt_runtime *rt, rt_sigwait *sw) {
-  rt_list_push(&rt->signal_waiters, &sw->link);
-  signals_keep_alive(rt, 1);
-}
-
-void rt_sched_sigwait_remove(rt_runtime *rt, rt_sigwait *sw) {
-  rt_list_unlink(&sw->link);
-  if (rt_list_empty(&rt->signal_waiters)) signals_keep_alive(rt, 0);
-}
-
 int rt_sched_init(rt_runtime *rt) {
   rt_list_init(&rt->runq);
   rt_list_init(&rt->failed);
   rt_list_init(&rt->signal_waiters);
   uv_idle_init(rt->loop, &rt->drain);
   rt->drain.data = rt;
-  uv_signal_init(rt->loop, &rt->sigint);
-  uv_signal_init(rt->loop, &rt->sigterm);
-  rt->sigint.data = rt->sigterm.data = rt;
-  uv_signal_start(&rt->sigint, on_signal, SIGINT);
-  uv_signal_start(&rt->sigterm, on_signal, SIGTERM);
-  uv_unref((uv_handle_t *)&rt->sigint);
-  uv_unref((uv_handle_t *)&rt->sigterm);
+  rt_signals_init(rt);
   rt_list_init(&rt->live);
   lua_State *L = rt->L;
   luaL_newmetatable(L, TASK_MT);
@@ -347,8 +299,7 @@ int rt_sched_init(rt_runtime *rt) {
 
 void rt_sched_close(rt_runtime *rt) {
   uv_close((uv_handle_t *)&rt->drain, NULL);
-  uv_close((uv_handle_t *)&rt->sigint, NULL);
-  uv_close((uv_handle_t *)&rt->sigterm, NULL);
+  rt_signals_close(rt);
 }
 
 int rt_sched_run(rt_runtime *rt) {

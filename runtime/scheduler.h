@@ -107,9 +107,14 @@ int rt_task_finished(const rt_task *t);
  * ends the run). Returns the process exit code. */
 int rt_sched_run(rt_runtime *rt);
 
-/* Delivers a signal: wakes tasks parked in task.signal(); with none, cancels every task. */
-void rt_sched_signal(rt_runtime *rt, int signum);
-/* Adds or removes a task.signal() waiter; the signal handles keep the loop alive while any wait. */
+/* ---- signals (signals.c) ---- */
+/* Catches SIGINT and SIGTERM. The first is delivered on the loop: to the tasks parked in
+ * task.signal() if any (a clean shutdown), else by canceling every task. A second one exits at
+ * once. A task that keeps the loop busy (Lua code that never waits) when a signal arrives is
+ * interrupted with an error, so Ctrl-C always works. */
+void rt_signals_init(rt_runtime *rt);
+void rt_signals_close(rt_runtime *rt);
+/* Adds or removes a task.signal() waiter; while any waits, the signal handle keeps the loop alive. */
 void rt_sched_sigwait_add(rt_runtime *rt, rt_sigwait *sw);
 void rt_sched_sigwait_remove(rt_runtime *rt, rt_sigwait *sw);
 

@@ -46,4 +46,8 @@ $P "$tmp/nosig.lua" >"$tmp/nosig.out" 2>&1 & pid=$!
 for _ in $(seq 50); do grep -q ready "$tmp/nosig.out" 2>/dev/null && break; sleep 0.1; done
 kill -INT $pid; wait $pid; code=$?
 t "SIGINT with no handler cancels every task and exits 130" "[ $code = 130 ]"
+$P -e 'print("spinning"); io.stdout:flush(); while true do end' >"$tmp/spin.out" 2>&1 & pid=$!
+for _ in $(seq 50); do grep -q spinning "$tmp/spin.out" 2>/dev/null && break; sleep 0.1; done
+kill -INT $pid; wait $pid; code=$?
+t "Ctrl-C interrupts Lua code that never waits" "[ $code = 130 ] && grep -q 'interrupted by SIGINT' $tmp/spin.out"
 exit $fail

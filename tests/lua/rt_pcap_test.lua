@@ -105,6 +105,19 @@ check.ok(not pcall(pcap.client, { base_url = "http://api.example.com/client/v4",
 check.ok(not pcall(pcap.client, { base_url = emulator.url(), account_id = "xyz", token = "t" }),
   "a malformed account id raises")
 
+-- a capture this run did not make (here: created with plain HTTP) is looked up before a download
+local http = require "pcaprun.http"
+task.sleep(60) -- the sample interval since our last simple create
+local raw = assert(http.request{ method = "POST", url = emulator.url() .. "/accounts/" .. ("0123456789abcdef"):rep(2) .. "/pcaps",
+  headers = { Authorization = "Bearer emulator", ["Content-Type"] = "application/json" },
+  body = '{"system":"magic-transit","type":"simple","time_limit":20,"packet_limit":10}' })
+local rid = require("cjson").decode(raw.body).result.id
+local d1, d1err = pcap.download(rid, out .. "/raw.pcap")
+check.fails("BAD_STATE", d1, d1err, "downloading an unknown capture that is not ready is refused")
+check.eq(emulator.stats().violations.download_before_ready, 0, "without asking the API for the file")
+task.sleep(25)
+check.ok(pcap.download(rid, out .. "/raw.pcap") ~= nil, "and works once it is ready")
+
 check.eq(emulator.stats().violations.total, 0, "no limit or protocol violations")
 os.execute("rm -rf " .. out)
 check.done()

@@ -1,0 +1,94 @@
+/* SIGINT and SIGTERM. The handler only counts and wakes the loop (uv_async_send is
+ * async-signal-safe); the loop delivers the signal to the script. A second signal exits at once,
+ * from the handler. A Lua count hook interrupts a task that keeps the loop from ever seeing the
+ * signal (Lua code that never waits), so Ctrl-C works even on a runaway script.
+ * Signal handlers need process-wide state: the three statics below are the only ones. */
+#include "err.h"
+#include "log.h"
+#include "scheduler.h"
+#include <lauxlib.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+#define HOOK_EVERY 10000          /* Lua instructions between checks */
+#define RUNAWAY_NS 300000000ULL   /* a task that ran this long after a signal is interrupted */
+
+static uv_async_t *sig_async;
+static volatile sig_atomic_t sig_count, sig_last;
+
+static void on_sig(int signo) {
+  if (++sig_count > 1) _exit(128 + signo);
+  sig_last = signo;
+  uv_async_send(sig_async);
+}
+
+static const char *signame(int signo) { return signo == SIGINT ? "SIGINT" : "SIGTERM"; }
+
+static void keep_alive(rt_runtime *rt, int on) {
+  if (on) uv_ref((uv_handle_t *)&rt->sigasync);
+  else uv_unref((uv_handle_t *)&rt->sigasync);
+}
+
+/* On the loop: the first signal goes to the tasks in task.signal(), or cancels every task. */
+static void deliver(uv_async_t *h) {
+  rt_runtime *rt = h->data;
+  if (!sig_count || rt->signals_seen) return;
+  rt->signals_seen = 1;
+  int signo = sig_last;
+  if (!rt_list_empty(&rt->signal_waiters)) {
+    rt_log(RT_LOG_INFO, "signal", "signal received: shutting down cleanly", "signal", signame(signo), NULL);
+    keep_alive(rt, 0);
+    RT_LIST_EACH(it, &rt->signal_waiters) {
+      rt_list_unlink(it);
+      rt_wait_done(&RT_CONTAINER(it, rt_sigwait, link)->w, signo);
+    }
+    return;
+  }
+  rt_log(RT_LOG_WARN, "signal", "signal received: canceling every task (again to exit now)",
+         "signal", signame(signo), NULL);
+  rt->exit_code = 128 + signo;
+  rt_sched_cancel_all(rt);
+}
+
+/* Count hook: a signal the loop has not seen yet, while one task has run for a long time. */
+static void runaway_hook(lua_State *L, lua_Debug *ar) {
+  (void)ar;
+  if (!sig_count) return;
+  rt_runtime *rt = rt_from_lua(L);
+  if (rt->signals_seen || uv_hrtime() - rt->resumed_ns < RUNAWAY_NS) return;
+  luaL_error(L, "interrupted by %s: the task ran Lua code for %d ms without waiting", signame(sig_last),
+             (int)((uv_hrtime() - rt->resumed_ns) / 1000000));
+}
+
+void rt_signals_init(rt_runtime *rt) {
+  uv_async_init(rt->loop, &rt->sigasync, deliver);
+  rt->sigasync.data = rt;
+  keep_alive(rt, 0);
+  sig_async = &rt->sigasync;
+  sig_count = 0;
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_sig;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
+  /* Tasks inherit the main thread's hook when they are created. */
+  lua_sethook(rt->L, runaway_hook, LUA_MASKCOUNT, HOOK_EVERY);
+}
+
+void rt_signals_close(rt_runtime *rt) {
+  signal(SIGINT, SIG_DFL);
+  signal(SIGTERM, SIG_DFL);
+  uv_close((uv_handle_t *)&rt->sigasync, NULL);
+}
+
+void rt_sched_sigwait_add(rt_runtime *rt, rt_sigwait *sw) {
+  rt_list_push(&rt->signal_waiters, &sw->link);
+  keep_alive(rt, 1);
+}
+
+void rt_sched_sigwait_remove(rt_runtime *rt, rt_sigwait *sw) {
+  rt_list_unlink(&sw->link);
+  if (rt_list_empty(&rt->signal_waiters)) keep_alive(rt, 0);
+}

@@ -1,0 +1,104 @@
+--- pcaprun.args: a script's options, from its command line, the environment and defaults.
+--
+--   local opt = args.parse(arg, {
+--     out   = { default = "captures", env = "PCAPRUN_OUT", help = "output directory" },
+--     colos = { default = "ORD,SJC", env = "PCAPRUN_COLOS", type = "list" },
+--     runs  = { default = 3, type = "number" },
+--   }, "Usage: pcaprun my.lua [options]")
+--
+-- `--name value` and `--name=value` both work; a '-' in a name is a '_' in the key
+-- (--bucket-dir sets opt.bucket_dir). The command line beats the environment, which beats the
+-- default. Types: "string" (default), "number", "list" (comma-separated, empty items dropped),
+-- "boolean" (a bare --flag). `--help` prints the usage and the options and returns nil.
+local M = {}
+
+local CONVERT = {}
+
+function CONVERT.string(v) return v end
+
+function CONVERT.number(v, name)
+  local n = tonumber(v)
+  if not n then error(("option --%s: expected a number, got '%s'"):format(name, v), 0) end
+  return n
+end
+
+function CONVERT.list(v)
+  local items = {}
+  for item in tostring(v):gmatch("[^,%s]+") do items[#items + 1] = item end
+  return items
+end
+
+function CONVERT.boolean(v, name)
+  if v == true or v == "1" or v == "true" or v == "yes" then return true end
+  if v == false or v == "0" or v == "false" or v == "no" or v == "" then return false end
+  error(("option --%s: expected true or false, got '%s'"):format(name, tostring(v)), 0)
+end
+
+local function flag(key) return (key:gsub("_", "-")) end
+
+--- args.help(spec [, usage]) -> text: the usage line and one line per option.
+function M.help(spec, usage)
+  local keys = {}
+  for k in pairs(spec) do keys[#keys + 1] = k end
+  table.sort(keys)
+  local lines = { usage or "Options:" }
+  for _, k in ipairs(keys) do
+    local o = spec[k]
+    local default = o.default
+    if type(default) == "table" then default = table.concat(default, ",") end
+    lines[#lines + 1] = ("  --%-14s %s%s%s"):format(flag(k), o.help or "",
+      default ~= nil and (" (default: %s)"):format(tostring(default)) or "",
+      o.env and (" [$%s]"):format(o.env) or "")
+  end
+  return table.concat(lines, "\n")
+end
+
+--- args.parse(argv, spec [, usage]) -> options table | nil after --help.
+-- Raises on an unknown option, a missing value or a value of the wrong type.
+function M.parse(argv, spec, usage)
+  local given = {}
+  local i = 1
+  while argv and argv[i] ~= nil do
+    local a = argv[i]
+    if a == "--help" or a == "-h" then
+      print(M.help(spec, usage))
+      return nil
+    end
+    local name, value = a:match("^%-%-([%w_-]+)=(.*)$")
+    name = name or a:match("^%-%-([%w_-]+)$")
+    if not name then error(("unexpected argument '%s' (try --help)"):format(a), 0) end
+    local key = name:gsub("-", "_")
+    local o = spec[key]
+    if not o then error(("unknown option --%s (try --help)"):format(name), 0) end
+    if value == nil then
+      if o.type == "boolean" then
+        value = true
+      else
+        i = i + 1
+        value = argv[i]
+        if value == nil then error(("option --%s needs a value"):format(name), 0) end
+      end
+    end
+    given[key] = value
+    i = i + 1
+  end
+  local opts = {}
+  for key, o in pairs(spec) do
+    local v = given[key]
+    if v == nil and o.env then
+      v = os.getenv(o.env)
+      if v == "" then v = nil end
+    end
+    local convert = CONVERT[o.type or "string"] or error("args.parse: unknown type " .. tostring(o.type), 2)
+    if v ~= nil then
+      opts[key] = convert(v, flag(key))
+    elseif type(o.default) == "string" and o.type and o.type ~= "string" then
+      opts[key] = convert(o.default, flag(key))
+    else
+      opts[key] = o.default
+    end
+  end
+  return opts
+end
+
+return M

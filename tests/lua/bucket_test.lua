@@ -1,0 +1,48 @@
+-- pcaprun-test: --emulate --time-scale 0.01
+-- pcaprun.bucket: bucket URIs, redaction, the local mirror.
+local bucket = require "pcaprun.bucket"
+local emulator = require "pcaprun.emulator"
+local fs = require "pcaprun.fs"
+local T = require "testlib"
+
+local ID = "0123456789abcdef0123456789abcdef"
+
+T.case("parse and object_uri", function()
+  local b = bucket.parse("s3://my-bucket/a/b?region=us-east-1")
+  T.eq(b.scheme, "s3", "scheme")
+  T.eq(b.bucket, "my-bucket", "bucket")
+  T.eq(b.path, "a/b", "path")
+  T.eq(bucket.parse("gs://g").path, "", "no path")
+  T.eq(bucket.object_uri("s3://my-bucket/a/?region=x", ID), "s3://my-bucket/a/pcap_" .. ID .. ".pcap",
+       "object")
+  T.eq(bucket.object_uri("r2://r?account-id=1&secret-access-key=S", ID), "r2://r/pcap_" .. ID .. ".pcap",
+       "no credentials in object URIs")
+  local bad, err = bucket.parse("https://example.com/x")
+  T.eq(bad, nil, "not a bucket")
+  T.match(err, "not a bucket URI", "message")
+  T.eq(bucket.parse("s3://"), nil, "no bucket name")
+end)
+
+T.case("redact", function()
+  T.eq(bucket.redact("r2://r?account-id=A&access-key-id=K1&secret-access-key=S2"),
+       "r2://r?account-id=A&access-key-id=REDACTED&secret-access-key=REDACTED", "R2 keys")
+  T.eq(bucket.redact("s3://b?region=us-east-1"), "s3://b?region=us-east-1", "nothing secret")
+end)
+
+T.case("mirror and objects", function()
+  T.eq(bucket.mirror(), emulator.bucket_dir(), "under --emulate, the emulator's directory")
+  T.eq(bucket.mirror("/m"), "/m", "an explicit directory wins")
+  local dir = T.tmpdir()
+  fs.mkdir(dir .. "/bk/p")
+  local names = { "pcap_" .. ID .. ".pcap", "pcap_" .. ID .. "_2.pcap", "pcap_other.pcap", "x.txt" }
+  for _, name in ipairs(names) do
+    fs.write(dir .. "/bk/p/" .. name, "")
+  end
+  local found = bucket.objects(dir, "s3://bk/p?region=x", ID)
+  T.eq(#found, 2, "both files of the capture, nothing else")
+  T.eq(found[1], dir .. "/bk/p/pcap_" .. ID .. ".pcap", "sorted, full paths")
+  T.eq(#bucket.objects(dir, "s3://none", ID), 0, "a missing directory has no objects")
+  T.rmtree(dir)
+end)
+
+T.done()
