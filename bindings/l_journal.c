@@ -48,6 +48,14 @@ static int l_intent(lua_State *L) {
   return push_owned(L, rt_journal_lookup(j, l_client_account(L, 2), intent));
 }
 
+/* journal.download(path) -> {path, capture_id, state, bytes, packets} | nil: the journal's record
+ * of the download to path (any account); path is made absolute. [-1, +1, m] */
+static int l_download(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  rt_journal *j = journal(L);
+  return push_owned(L, j ? rt_journal_download_info(j, path) : NULL);
+}
+
 /* journal.get(key) -> the value stored under key, or nil. [-1, +1, m] */
 static int l_get(lua_State *L) {
   const char *key = check_key(L, 1);
@@ -73,7 +81,7 @@ static int l_set(lua_State *L) {
 }
 
 int luaopen_pcaprun_journal(lua_State *L) {
-  static const luaL_Reg fns[] = {{"path", l_path}, {"intent", l_intent}, {"get", l_get}, {"set", l_set},
+  static const luaL_Reg fns[] = {{"path", l_path}, {"intent", l_intent}, {"download", l_download}, {"get", l_get}, {"set", l_set},
                                  {NULL, NULL}};
   luaL_newlib(L, fns);
   return 1;

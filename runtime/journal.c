@@ -84,7 +84,7 @@ static const char *const sql[JS_COUNT] = {
                 " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(path) DO UPDATE SET"
                 " account = excluded.account, capture_id = excluded.capture_id, state = excluded.state,"
                 " bytes = excluded.bytes, packets = excluded.packets, updated = excluded.updated",
-  [JS_DL_GET] = "SELECT capture_id FROM downloads WHERE path = ?1",
+  [JS_DL_GET] = "SELECT capture_id, state, bytes, packets FROM downloads WHERE path = ?1",
   [JS_DL_OF] = "SELECT path, state, bytes, packets FROM downloads WHERE account = ?1 AND capture_id = ?2"
                " ORDER BY path",
   [JS_KV_GET] = "SELECT value FROM kv WHERE key = ?1",
@@ -545,6 +545,19 @@ json_t *rt_journal_lookup(rt_journal *j, rt_account *a, const char *intent) {
   }
   json_object_set_new(o, "downloads", dls);
   return o;
+}
+
+json_t *rt_journal_download_info(rt_journal *j, const char *path) {
+  char abs[4096];
+  sqlite3_stmt *st = jq(j, JS_DL_GET, "s", abs_path(path, abs, sizeof abs));
+  if (!jrow(st)) return NULL;
+  json_t *d = json_pack("{s:s}", "path", abs);
+  set_text(d, "capture_id", st, 0);
+  set_text(d, "state", st, 1);
+  json_object_set_new(d, "bytes", json_integer(sqlite3_column_int64(st, 2)));
+  if (sqlite3_column_type(st, 3) != SQLITE_NULL) json_object_set_new(d, "packets", json_integer(sqlite3_column_int64(st, 3)));
+  sqlite3_reset(st);
+  return d;
 }
 
 json_t *rt_journal_get(rt_journal *j, const char *key) {

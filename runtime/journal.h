@@ -91,6 +91,9 @@ int rt_journal_foreign_part(rt_call *c);
 /* What the journal knows of an intent of the account: {intent, type, first_sent, capture_id,
  * status, colo, submitted, downloads: [{path, state, bytes, packets}]}, or NULL when nothing. */
 json_t *rt_journal_lookup(rt_journal *j, rt_account *a, const char *intent);
+/* What the journal knows of the download to path: {path (absolute), capture_id, state, bytes,
+ * packets}, or NULL. */
+json_t *rt_journal_download_info(rt_journal *j, const char *path);
 /* The value stored under key (JSON), or NULL. */
 json_t *rt_journal_get(rt_journal *j, const char *key);
 /* Stores value under key (NULL deletes). */
