@@ -15,12 +15,16 @@
 -- OUT/<name>/sampled/<id>.pcap (simple), beside OUT/<name>/manifest.json, which is rewritten
 -- atomically whenever a target changes state. Running the same campaign again skips the
 -- targets the manifest shows complete (files present and valid) and picks up captures a killed
--- run left running. Declaration mistakes raise at once, naming the field and the rule;
+-- run left running. With a journal (--journal) that holds even when the manifest is stale or gone:
+-- each attempt's intent names the target, its spec and the attempt, so the runtime adopts the
+-- capture an attempt made instead of making it twice, and a file the journal shows downloaded
+-- for the capture is reused. Declaration mistakes raise at once, naming the field and the rule;
 -- failures of captures are recorded per target and never raise.
 local bucket = require "pcaprun.bucket"
 local fs = require "pcaprun.fs"
 local group = require "pcaprun.group"
 local intent = require "pcaprun.intent"
+local journal = require "pcaprun.journal"
 local json = require "pcaprun.json"
 local log = require "pcaprun.log"
 local pcap = require "pcaprun.pcap"
@@ -260,8 +264,12 @@ local function collect(c, t, cap)
     status, err = collect_full(c, t, cap)
   else
     local rel = t._subdir .. "/" .. cap.id .. ".pcap"
-    local info
-    info, err = cap:download(c.dir .. "/" .. rel)
+    local path, info = c.dir .. "/" .. rel, nil
+    local earlier = journal.download(path) -- a run killed before it wrote the manifest?
+    if earlier and earlier.capture_id == cap.id and earlier.state == "done" then
+      info = fs.check_pcap(path)
+    end
+    if not info then info, err = cap:download(path) end
     if info then
       t.files[1] = { path = rel, bytes = info.bytes, packets = info.packets }
       status = "complete"
@@ -286,11 +294,15 @@ local function finish(c, t, cap)
   return true
 end
 
+-- The intent of a target's attempt n: the same for a rerun of the same declaration, different
+-- when the target's spec changed (its fingerprint).
+local function intent_of(c, t, n) return intent.of(c.name, t.key .. "@" .. t.fingerprint, n) end
+
 local function attempt(c, t)
   t.attempts = t.attempts + 1
   t.status = "queued"
   local cap, err = pcap.create(t._spec, { priority = c.priority, preempt = c.preempt,
-                                          intent = intent.of(c.name, t.key, t.attempts) })
+                                          intent = intent_of(c, t, t.attempts) })
   if not cap then return nil, err end
   t._cap, t.id, t.submitted, t.created_at = cap, cap.id, cap.submitted, task.now()
   t.ids[#t.ids + 1] = cap.id
@@ -349,6 +361,14 @@ end
 
 local function capture_target(c, t)
   if resume(c, t, c.previous[t.key]) then return true end
+  if journal.path() then
+    -- The journal knows each attempt that went out, also those a killed run never wrote down:
+    -- the first one whose capture did not fail goes on under its intent (the runtime adopts
+    -- what it made, or reconciles), else a new attempt.
+    local n = 1
+    while (journal.intent(intent_of(c, t, n)) or {}).status == "failed" do n = n + 1 end
+    t.attempts = n - 1
+  end
   return retry.call(function()
     local ok, err = attempt(c, t)
     if not ok then t.errors[#t.errors + 1] = group.as_error(err) end

@@ -10,13 +10,15 @@
 -- fires every 15*60*F real seconds. Each run is a task; what happens when a run is due while
 -- the previous one still runs is the job's overlap policy, and what happens to runs missed
 -- while pcaprun was not running is its catch-up policy, from the last firing time kept in a
--- small state file. On SIGINT/SIGTERM no new run starts; runs in flight get `grace` seconds,
--- then are canceled (a canceled campaign.run stops its full captures and keeps their data;
--- files appear only when complete). A second signal exits at once.
+-- small state file, or in the run's journal (--journal) when no state file is given. On
+-- SIGINT/SIGTERM no new run starts; runs in flight get `grace` seconds, then are canceled (a
+-- canceled campaign.run stops its full captures and keeps their data; files appear only when
+-- complete). A second signal exits at once.
 local cron = require "pcaprun.cron"
 local fs = require "pcaprun.fs"
 local group = require "pcaprun.group"
 local intent = require "pcaprun.intent"
+local journal = require "pcaprun.journal"
 local json = require "pcaprun.json"
 local log = require "pcaprun.log"
 local task = require "pcaprun.task"
@@ -29,11 +31,19 @@ local LATE = 60        -- seconds behind schedule after which a due run counts a
 local MAX_SCAN = 1e6   -- firing times examined when counting missed runs
 
 ---------------------------------------------------------------------------------------------
--- State: the last firing time of each job. This is the only code that reads or writes it.
+-- State: the last firing time of each job, in the state file when there is one, else in the
+-- run's journal (key "schedule/<job name>"). This is the only code that reads or writes it.
 
-local function load_state(path)
+local function journal_key(job) return "schedule/" .. job.name end
+
+local function load_state(path, jobs)
   local empty = { format = "pcaprun.schedule/1", jobs = {} }
-  if not path then return empty end
+  if not path then
+    for _, job in ipairs(journal.path() and jobs or {}) do
+      empty.jobs[job.name] = journal.get(journal_key(job))
+    end
+    return empty
+  end
   local st, err = json.read(path)
   if st == nil then
     if fs.stat(path) then log.warn("schedule: unreadable state file; starting afresh", { error = err }) end
@@ -44,8 +54,14 @@ local function load_state(path)
 end
 
 local function save_state(self, job, at, id)
-  if not self.state_path then return end
-  self.state.jobs[job.name] = { last_fire = at, last_run = id }
+  local rec = { last_fire = at, last_run = id }
+  if not self.state_path then
+    local ok, err = true, nil
+    if journal.path() then ok, err = journal.set(journal_key(job), rec) end
+    if not ok then log.warn("schedule: cannot write the journal", { error = tostring(err) }) end
+    return
+  end
+  self.state.jobs[job.name] = rec
   local ok, err = json.write(self.state_path, self.state)
   if not ok then log.warn("schedule: cannot write the state file", { error = err }) end
 end
@@ -296,12 +312,12 @@ function Scheduler:run(opts)
   opts = opts or {}
   if #self.jobs == 0 then error("schedule.run: no jobs (add one with schedule.cron)", 2) end
   for _, job in ipairs(self.jobs) do
-    if job.catch_up ~= "none" and not opts.state then
-      error(("schedule.run: job '%s' has catch_up = %s, which needs a state file (option state)"):format(
-        job.name, job.catch_up), 2)
+    if job.catch_up ~= "none" and not opts.state and not journal.path() then
+      error(("schedule.run: job '%s' has catch_up = %s, which needs a state file (option state) or a journal")
+        :format(job.name, job.catch_up), 2)
     end
   end
-  self.state_path, self.state = opts.state, load_state(opts.state)
+  self.state_path, self.state = opts.state, load_state(opts.state, self.jobs)
   self.limit, self.total, self.active, self.stopping, self.reason = opts.runs, 0, {}, false, nil
   for _, job in ipairs(self.jobs) do
     local saved = self.state.jobs[job.name]
