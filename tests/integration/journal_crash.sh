@@ -2,8 +2,8 @@
 # ctest-labels: crash;journal
 # ctest-timeout: 1200
 # The crash test (issue 5). One emulator (with slow answers, creates that are applied and then
-# fail, and paced downloads); campaigns of full captures across colos and simple captures with
-# downloads (lib/journal_campaign.lua) run with a journal and are killed with SIGKILL after a
+# fail, and paced downloads); campaigns (pcaprun.campaign: full captures across colos, simple
+# captures downloaded; lib/journal_campaign.lua) run with a journal and are killed with SIGKILL after a
 # seeded random delay, then started again with the same journal, until KILLS kills have been
 # made and the last campaign finished on its own. Then: every capture present and valid
 # (capinfos), the emulator made exactly one capture per intent (no duplicate creates) and saw no
@@ -29,7 +29,8 @@ J=$work/journal.db
 campaign="$PCAPRUN_SRC/tests/integration/lib/journal_campaign.lua"
 RANDOM=$SEED
 run() { # run NAME: one run of campaign NAME in the background; sets pid
-  "$PCAPRUN" --time-scale $F --journal "$J" --log-level warn "$campaign" "$work/out/$1" "$1" "$NFULL" "$NSIMPLE" \
+  "$PCAPRUN" --time-scale $F --journal "$J" --log-level warn "$campaign" "$work/out" "$1" "$work/buckets" \
+    "$NFULL" "$NSIMPLE" \
     >> "$work/$1.out" 2>> "$work/runs.log" &
   pid=$!
 }
@@ -80,7 +81,7 @@ curl -sf "$admin/stats" > "$work/stats.json"
 curl -sf "$admin/captures" > "$work/captures.json"
 "$PCAPRUN" journal --json "$J" > "$work/j.json"
 "$PCAPRUN" -e "$(cat "$PCAPRUN_SRC/tests/integration/lib/journal_verify.lua")" "$work/j.json" "$work/stats.json" \
-  "$work/captures.json" "$work/buckets" "$work/files" $((NFULL + NSIMPLE)) "${names[@]}" || fail=1
+  "$work/captures.json" "$work/out" "$work/files" $((NFULL + NSIMPLE)) "${names[@]}" || fail=1
 bad=0 nfiles=0
 while read -r f; do
   nfiles=$((nfiles + 1))
@@ -92,5 +93,5 @@ t "$kills kills (want >= $KILLS)" "((kills >= KILLS))"
 t "kills hit creates in flight ($mid_create) and downloads in flight ($mid_download)" "((mid_create > 0 && mid_download > 0))"
 t "the journal and its -wal/-shm are private (0600)" \
   "[[ \$(stat -c %a '$J') == 600 ]] && for s in -wal -shm; do [[ ! -e '$J'\$s || \$(stat -c %a '$J'\$s) == 600 ]] || exit 1; done"
-t "no secret in the journal" "! grep -q crash-test '$J' '$J-wal' 2> /dev/null"
+t "no secret in the journal (token, bucket secret)" "! grep -qE 'crash-test|jOuRnAlSeCrEt' '$J' '$J-wal' 2> /dev/null"
 exit $fail
