@@ -252,11 +252,15 @@ static int setup(rt_journal *j, int readonly, char *err, size_t errlen) {
     return RT_EIO;
   }
   int v = user_version(j);
-  if (v == 0 && !readonly) {
-    char text[sizeof schema + 128];
-    snprintf(text, sizeof text, "BEGIN IMMEDIATE; %s PRAGMA user_version=%d; COMMIT;", schema, RT_JOURNAL_VERSION);
-    if (user_version(j) == 0 && exec_sql(j, text) && user_version(j) != RT_JOURNAL_VERSION) {
+  if (v == 0 && !readonly) { /* a new journal; another process may be making it too */
+    char text[sizeof schema + 64];
+    snprintf(text, sizeof text, "%s PRAGMA user_version=%d;", schema, RT_JOURNAL_VERSION);
+    int rc = exec_sql(j, "BEGIN IMMEDIATE");
+    if (rc == 0 && user_version(j) == 0) rc = exec_sql(j, text);
+    if (rc == 0) rc = exec_sql(j, "COMMIT");
+    if (rc) {
       snprintf(err, errlen, "cannot create the journal %s: %s", j->path, sqlite3_errmsg(j->db));
+      if (!sqlite3_get_autocommit(j->db)) exec_sql(j, "ROLLBACK");
       return RT_EIO;
     }
     v = user_version(j);
