@@ -12,7 +12,7 @@
 #include <string.h>
 
 enum { PH_NEW, PH_ADMIT, PH_SEND, PH_BACKOFF, PH_DONE };
-enum { HOLD_GATE = 1, HOLD_SAMPLE = 2, HOLD_API = 4 };
+enum { HOLD_GATE = 1, HOLD_SAMPLE = 2, HOLD_API = 4, HOLD_JOURNAL = 8 /* admitted by the journal too */ };
 enum { SUB_NONE, SUB_RECONCILE, SUB_ADOPT, SUB_VERIFY, SUB_RESUME };
 enum { OUT_OK, OUT_TRANSIENT, OUT_AMBIGUOUS, OUT_LIMITED, OUT_FULL_BUSY, OUT_FAILED };
 
@@ -137,6 +137,7 @@ static void release_gate(rt_call *c) {
     c->held &= ~(unsigned)HOLD_GATE;
   }
   rt_journal_unclaim(c, 0);
+  c->held &= ~(unsigned)HOLD_JOURNAL;
 }
 
 static int needs_gate(const rt_call *c) { return c->kind == RT_CALL_CREATE && !c->sub && c->cap_type == RT_CAP_FULL; }
@@ -208,6 +209,7 @@ static int claim(rt_call *c) {
   if (rc == RT_EAGAIN) { retry_ms(c, wait); return -1; }
   if (rc == RT_JOURNAL_RESOLVE) c->sub = SUB_ADOPT; /* list, adopt what holds the slot, then claim */
   else if (rc) { finish(c, rc); return -1; }
+  else c->held |= HOLD_JOURNAL;
   return 0;
 }
 
@@ -221,7 +223,7 @@ static void advance(rt_call *c) {
     c->waiter.priority = c->priority;
     if (needs_gate(c) && !(c->held & HOLD_GATE)) which = HOLD_GATE, rc = rt_gate_acquire(&a->full, &c->waiter);
     else if (needs_sample(c) && !(c->held & HOLD_SAMPLE)) which = HOLD_SAMPLE, rc = rt_window_acquire(&a->sample, &c->waiter);
-    else if ((needs_gate(c) || needs_sample(c)) && c->journal_claim <= 0 && a->rt->journal) {
+    else if ((needs_gate(c) || needs_sample(c)) && !(c->held & HOLD_JOURNAL) && a->rt->journal) {
       if (claim(c)) return;
       continue;
     } else if (!(c->held & HOLD_API)) which = HOLD_API, rc = rt_window_acquire(&a->api, &c->waiter);
@@ -375,6 +377,7 @@ static void limited(rt_call *c) {
     rt_window_pause(&a->sample, until); /* first: the release must not let a waiter through */
     if (c->held & HOLD_SAMPLE) { rt_window_release(&a->sample); c->held &= ~(unsigned)HOLD_SAMPLE; }
     rt_journal_unclaim(c, 0);
+    c->held &= ~(unsigned)HOLD_JOURNAL;
     rt_journal_pause(a, rt_wall() + (double)rt_api_ms(a->rt, wait) / 1000.0);
   } else {
     rt_window_pause(&a->api, until);
@@ -506,7 +509,8 @@ static int created(rt_call *c, const json_t *obj, const char *how) {
     rt_window_commit(&c->acct->sample);
     c->held &= ~(unsigned)HOLD_SAMPLE;
   }
-  rt_journal_created(c, cap);
+  rt_journal_created(c, cap); /* the claim is the capture's now */
+  c->held &= ~(unsigned)HOLD_JOURNAL;
   rt_log(RT_LOG_INFO, "capture.created", how, "id", cap->id, "intent", c->intent,
          "type", cap->type == RT_CAP_FULL ? "full" : "simple", "colo", cap->colo[0] ? cap->colo : NULL, NULL);
   return 0;

@@ -168,6 +168,7 @@ static int claim_full(rt_journal *j, rt_call *c, uint64_t *wait_ms) {
 int rt_journal_claim(rt_call *c, uint64_t *wait_ms) {
   rt_journal *j = rt_journal_of(c->acct);
   if (!j || c->journal_claim > 0) return 0;
+  if (c->cap_type == RT_CAP_SIMPLE && c->acct->rt->opt.sample_interval <= 0) return 0; /* no limit to share */
   int rc = c->cap_type == RT_CAP_FULL ? claim_full(j, c, wait_ms) : claim_sample(j, c, wait_ms);
   if (rc == RT_EAGAIN && !c->journal_claim) { /* once per call: say why nothing happens */
     c->journal_claim = -1;

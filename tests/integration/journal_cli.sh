@@ -101,4 +101,8 @@ t "a schedule without a state file keeps its last run in the journal" \
 sleep 2.2
 $P --journal "$J" "$work/sched.lua" 2 > "$work/sched" 2>&1
 t "the next run catches up the runs missed meanwhile, from the journal" "grep -Eq '^[23]	[23]$' '$work/sched'"
+
+# no simple-capture limit (--sample-interval 0): nothing to share, creates go straight out
+timeout 30 $P --time-scale 0.01 --sample-interval 0 --journal "$work/zero.db" "$work/one.lua" "$work/zero.pcap" > /dev/null 2>&1
+t "--sample-interval 0 with a journal: the create goes out (it looped on its claim)" "[[ \$? == 0 ]]"
 exit $fail
