@@ -20,7 +20,7 @@ NFULL=${JOURNAL_CRASH_FULL:-4}
 NSIMPLE=${JOURNAL_CRASH_SIMPLE:-6}
 F=0.02
 work=$(mktemp -d)
-trap 'stop_emulator; rm -rf "$work"' EXIT
+trap 'stop_emulator; kill -KILL $(jobs -p) 2> /dev/null; rm -rf "$work"' EXIT # no pcaprun left behind
 start_emulator "$work" --time-scale $F --bucket-dir "$work/buckets" --config "{\"auto_validate_buckets\":true,
   \"seed\":$SEED, \"simple_bytes\":2000000, \"download_rate\":5000000, \"fault_slow\":0.3, \"slow_ms\":250,
   \"fault_create_then_reset\":0.1, \"fault_create_then_500\":0.05, \"fault_5xx\":0.03, \"fault_reset\":0.02}" || exit 1

@@ -13,7 +13,7 @@ set -uo pipefail
 source "$PCAPRUN_SRC/tests/integration/lib/emulator.sh"
 F=0.01
 work=$(mktemp -d)
-trap 'stop_emulator; rm -rf "$work"' EXIT
+trap 'stop_emulator; kill -KILL $(jobs -p) 2> /dev/null; rm -rf "$work"' EXIT # no pcaprun left behind
 start_emulator "$work" --time-scale $F --bucket-dir "$work/buckets" \
   --config '{"auto_validate_buckets":true,"seed":3,"fault_create_then_reset":0.1,"fault_5xx":0.05}' || exit 1
 export CLOUDFLARE_BASE_URL=$EMU_URL CLOUDFLARE_API_TOKEN=shared-test CLOUDFLARE_ACCOUNT_ID=0123456789abcdef0123456789abcdef
