@@ -23,7 +23,9 @@ local function cancel_mid_create(fn, answered)
   return task.join(t)
 end
 
-local ok, err = cancel_mid_create(function() return pcap.create{ type = "simple", time_limit = 10, packet_limit = 10 } end, 0)
+local ok, err = cancel_mid_create(function()
+  return pcap.create{ type = "simple", time_limit = 10, packet_limit = 10 }
+end, 0)
 check.ok(not ok and err.code == "CANCELED", "a canceled simple create's task ends CANCELED")
 ok, err = cancel_mid_create(function()
   return pcap.create{ type = "full", colo_name = "ORD", time_limit = 30, destination_conf = bucket }
@@ -32,7 +34,8 @@ check.ok(not ok and err.code == "CANCELED", "a canceled full create's task ends 
 
 local t0 = task.now()
 local g = assert(pcap.create{ type = "full", colo_name = "SJC", time_limit = 5, destination_conf = bucket })
-check.ok(task.now() - t0 >= 25, ("the next full create waited for the canceled one's capture (%.1f s)"):format(task.now() - t0))
+check.ok(task.now() - t0 >= 25,
+  ("the next full create waited for the canceled one's capture (%.1f s)"):format(task.now() - t0))
 assert(g:wait())
 local list = assert(pcap.list())
 check.eq(#list, 3, "every create that reached the API made exactly one capture")

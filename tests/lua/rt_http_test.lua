@@ -18,7 +18,8 @@ local s0 = http.stats()
 for _ = 1, 20 do assert(pcap.list()) end
 local s1 = http.stats()
 check.eq(s1.requests - s0.requests, 20, "20 requests")
-check.ok(s1.connections - s0.connections <= 1, ("reuse connections (%d opened)"):format(s1.connections - s0.connections))
+local opened = s1.connections - s0.connections
+check.ok(opened <= 1, ("reuse connections (%d opened)"):format(opened))
 
 local function faults() return emulator.stats().faults end
 
@@ -83,7 +84,8 @@ check.ok(after.faults.truncate - before.faults.truncate >= 3, "it was cut short"
 -- Restarting would have asked for the whole file four times; resuming asks for what is missing.
 local asked = after.files.bytes_served - before.files.bytes_served
 check.ok(info and asked < 2 * info.bytes,
-  ("it resumed with Range requests (%d bytes asked for a %d-byte file)"):format(asked, info and info.bytes or 0))
+  ("it resumed with Range requests (%d bytes asked for a %d-byte file)"):format(asked,
+    info and info.bytes or 0))
 check.ok(info and info.bytes >= 4 * 1024 * 1024 and fs.check_pcap(info.path).bytes == info.bytes,
   "the resumed file is complete and valid")
 check.eq(fs.stat(dir .. "/big.pcap.part"), nil, "no .part left")
@@ -94,7 +96,8 @@ emulator.configure{ fault_5xx = 1 }
 local r, err = pcap.get(cap.id)
 emulator.configure{ fault_5xx = 0 }
 check.fails("API_ERROR", r, err, "persistent 5xx")
-check.ok(err and err.retryable and err.message:find("gave up after %d+ attempts"), "retryable, says it gave up")
+check.ok(err and err.retryable and err.message:find("gave up after %d+ attempts"),
+  "retryable, says it gave up")
 check.ok(err and err.http_status >= 500, "with the HTTP status")
 
 check.eq(emulator.stats().violations.total, 0, "no violations")
