@@ -3,6 +3,7 @@
 #include "embedded.h"
 #include "err.h"
 #include "lbind.h"
+#include "lerr.h"
 #include <lauxlib.h>
 #include <lua-cjson.h>
 #include <lualib.h>
@@ -47,6 +48,21 @@ static int load_embedded(lua_State *L) {
   return 1;
 }
 
+/* os.exit([code]): ends the run with `code` (true is 0, false is 1; default 0) after a clean
+ * shutdown — every task is canceled and unwinds, files are closed, the emulator stops — instead
+ * of leaving the process at once. Raises in the caller to unwind it. [-0|1, +0, v] */
+static int l_os_exit(lua_State *L) {
+  rt_runtime *rt = rt_from_lua(L);
+  int code = lua_isboolean(L, 1) ? !lua_toboolean(L, 1) : (int)luaL_optinteger(L, 1, 0);
+  rt->exit_code = code;
+  rt_sched_cancel_all(rt);
+  rt_errinfo e = RT_ERRINFO(RT_ECANCELED, "os.exit was called");
+  l_pusherror(L, &e);
+  lua_pushliteral(L, "EXIT");
+  lua_setfield(L, -2, "code");
+  return lua_error(L);
+}
+
 static const luaL_Reg c_modules[] = {
   {"pcaprun.task", luaopen_pcaprun_task},
   {"pcaprun.error", luaopen_pcaprun_error},
@@ -69,6 +85,10 @@ int rt_host_open(rt_runtime *rt) {
   lua_setwarnf(L, l_warn, NULL);
   luaL_openlibs(L);
   rt_attach_lua(rt, L);
+  lua_getglobal(L, "os");
+  lua_pushcfunction(L, l_os_exit);
+  lua_setfield(L, -2, "exit");
+  lua_pop(L, 1);
   luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
   for (const luaL_Reg *m = c_modules; m->name; m++) {
     lua_pushcfunction(L, m->func);

@@ -10,16 +10,17 @@
 
 typedef struct l_cron { rt_cron c; int local; char expr[128]; } l_cron;
 
-/* cron.parse(expr [, {local = bool}]) -> schedule | nil, message
+/* cron.parse(expr [, {tz = "utc" | "local"}]) -> schedule | nil, message
  * A bad expression returns nil and a message naming the field ("minute field: 61 is out of
- * range 0-59"). Times are UTC unless local = true. [-1|2, +1|2, m] */
+ * range 0-59"). Times are UTC unless tz = "local" (the process's zone, TZ). [-1|2, +1|2, m] */
 static int l_parse(lua_State *L) {
   const char *expr = luaL_checkstring(L, 1);
   int local = 0;
   if (!lua_isnoneornil(L, 2)) {
     luaL_checktype(L, 2, LUA_TTABLE);
-    lua_getfield(L, 2, "local");
-    local = lua_toboolean(L, -1);
+    lua_getfield(L, 2, "tz");
+    static const char *const zones[] = {"UTC", "utc", "local", NULL};
+    local = !lua_isnil(L, -1) && luaL_checkoption(L, -1, NULL, zones) == 2;
   }
   l_cron *lc = lua_newuserdatauv(L, sizeof *lc, 0);
   char err[160];

@@ -359,7 +359,8 @@ static void transient(rt_call *c, int rc, int ambiguous) {
   if (ambiguous) c->sub = SUB_RECONCILE; /* the create may have happened: list before trying again */
   rt_log(RT_LOG_DEBUG, "api.retry", "retrying after a transient failure", "op", c->opname,
          "error", c->message, NULL);
-  retry_in(c, c->retry_after >= 0 ? c->retry_after : backoff(c, c->attempts)); /* e.g. a 503's */
+  /* at least what a 503's retry-after asks, and never less than the backoff */
+  retry_in(c, fmax(c->retry_after, backoff(c, c->attempts)));
 }
 
 /* 429: the request was not applied. Wait as long as the API says, however long. */

@@ -134,14 +134,15 @@ void rt_sched_cancel_all(rt_runtime *rt) {
   RT_LIST_EACH(it, &rt->live) rt_task_cancel(RT_CONTAINER(it, rt_task, live));
 }
 
-static int is_cancel_error(lua_State *L, int idx) {
-  int canceled = 0;
+/* An error value whose code is `code` (CANCELED: a cancel unwinding; EXIT: os.exit). */
+static int is_error_code(lua_State *L, int idx, const char *code) {
+  int is = 0;
   if (lua_type(L, idx) == LUA_TTABLE) {
     lua_getfield(L, idx, "code");
-    canceled = lua_type(L, -1) == LUA_TSTRING && strcmp(lua_tostring(L, -1), "CANCELED") == 0;
+    is = lua_type(L, -1) == LUA_TSTRING && strcmp(lua_tostring(L, -1), code) == 0;
     lua_pop(L, 1);
   }
-  return canceled;
+  return is;
 }
 
 static void report_failure(rt_task *t, const char *traceback, int at_exit) {
@@ -178,7 +179,8 @@ static void finish(rt_task *t, int status, int nres) {
     luaL_traceback(L, co, msg, 0);
     lua_pop(co, 1);
     lua_xmove(co, L, 1);                            /* handle traceback err */
-    t->state = is_cancel_error(L, -1) && t->canceled ? RT_TASK_CANCELED : RT_TASK_FAILED;
+    int quiet = (is_error_code(L, -1, "CANCELED") && t->canceled) || is_error_code(L, -1, "EXIT");
+    t->state = quiet ? RT_TASK_CANCELED : RT_TASK_FAILED;
     lua_setiuservalue(L, -3, 2);
     lua_setiuservalue(L, -2, 3);
   }

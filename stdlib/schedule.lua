@@ -72,7 +72,7 @@ local function stamp(t) return os.date("!%Y%m%dT%H%M%SZ", math.floor(t)) end
 
 -- The one place expressions are parsed: jobs and upcoming() agree on time zones.
 local function parse(expr, tz)
-  return cron.parse(expr, { ["local"] = tz == "local" })
+  return cron.parse(expr, { tz = tz })
 end
 
 --- schedule.upcoming(expr [, {after = task.now(), count = 5, tz = "utc"|"local"}]) -> list of

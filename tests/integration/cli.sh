@@ -31,6 +31,9 @@ t "misuse inside a task raises an error that reaches the joiner" "[ $? = 1 ] && 
 $P -e 'local t = require("pcaprun.task"); local a, b; a = t.spawn(function() t.join(b) end); b = t.spawn(function() t.join(a) end); t.join(a)' 2>"$tmp/err"
 t "a join cycle is a reported deadlock, not a hang" "[ $? = 1 ] && grep -q deadlock $tmp/err"
 
+$P -e 'local t = require("pcaprun.task"); t.spawn(function() t.sleep(100) end); t.sleep(0.01); os.exit(3)' 2>"$tmp/err"
+t "os.exit(3) ends the run cleanly with status 3" "[ $? = 3 ] && ! grep -q failed $tmp/err"
+
 # JSON logs are one object per line
 $P --log-format json -e 'require("pcaprun.log").info("hello", {n = 1})' 2>"$tmp/log"
 t "--log-format json" "grep -q '\"msg\":\"hello\"' $tmp/log && grep -q '\"n\":\"1\"' $tmp/log"

@@ -48,7 +48,8 @@ check.eq(pcap.limits().sample.waiting, 0, "and no longer waits in the queue")
 local caps = {}
 for i, colo in ipairs { "ORD", "SJC", "AMS", "FRA" } do
   tasks[i] = task.spawn(function()
-    caps[i] = assert(pcap.create{ type = "full", colo_name = colo, time_limit = 20, destination_conf = bucket })
+    caps[i] = assert(pcap.create{ type = "full", colo_name = colo, time_limit = 20,
+                                  destination_conf = bucket })
   end)
 end
 task.wait_all(tasks)

@@ -27,7 +27,8 @@ local info = assert(cap:download(out .. "/simple/one.pcap"))
 check.eq(info.path, out .. "/simple/one.pcap", "download reports the path")
 check.ok(info.packets > 0 and info.packets <= 200, "at most packet_limit packets")
 local st = assert(fs.check_pcap(info.path))
-check.ok(st.packets == info.packets and st.bytes == info.bytes and st.linktype == 1, "the file is a valid pcap")
+check.ok(st.packets == info.packets and st.bytes == info.bytes and st.linktype == 1,
+  "the file is a valid pcap")
 check.eq(cap.packets, info.packets, "cap.packets after a download")
 check.eq(fs.stat(info.path .. ".part"), nil, "no .part left")
 
@@ -64,7 +65,8 @@ check.ok(merr and merr.http_status == 404 and merr.cf_code ~= nil and merr.retry
 -- buckets: add -> challenge file -> validate -> list -> delete
 local b = "s3://rt-owned/pcaps?region=eu-west-1"
 local own = assert(pcap.buckets.add(b))
-check.ok(#own.id == 32 and own.status == "pending" and own.validated == "", "add returns a pending registration")
+check.ok(#own.id == 32 and own.status == "pending" and own.validated == "",
+  "add returns a pending registration")
 local fh = assert(io.open(("%s/rt-owned/pcaps/%s"):format(emulator.bucket_dir(), own.filename)))
 local challenge = fh:read("a")
 fh:close()
@@ -100,7 +102,8 @@ check.eq(emulator.stats().requests.total - n0, 1, "auth errors are not retried")
 emulator.configure{ token = "" }
 
 -- http:// is refused for anything but loopback; missing credentials raise
-check.ok(not pcall(pcap.client, { base_url = "http://api.example.com/client/v4", account_id = "ab", token = "t" }),
+check.ok(not pcall(pcap.client,
+    { base_url = "http://api.example.com/client/v4", account_id = "ab", token = "t" }),
   "plain http to a remote host is refused")
 check.ok(not pcall(pcap.client, { base_url = emulator.url(), account_id = "xyz", token = "t" }),
   "a malformed account id raises")
@@ -108,7 +111,8 @@ check.ok(not pcall(pcap.client, { base_url = emulator.url(), account_id = "xyz",
 -- a capture this run did not make (here: created with plain HTTP) is looked up before a download
 local http = require "pcaprun.http"
 task.sleep(60) -- the sample interval since our last simple create
-local raw = assert(http.request{ method = "POST", url = emulator.url() .. "/accounts/" .. ("0123456789abcdef"):rep(2) .. "/pcaps",
+local raw = assert(http.request{ method = "POST",
+  url = emulator.url() .. "/accounts/" .. ("0123456789abcdef"):rep(2) .. "/pcaps",
   headers = { Authorization = "Bearer emulator", ["Content-Type"] = "application/json" },
   body = '{"system":"magic-transit","type":"simple","time_limit":20,"packet_limit":10}' })
 local rid = require("cjson").decode(raw.body).result.id

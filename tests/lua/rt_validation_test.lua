@@ -72,7 +72,8 @@ end
 check.eq(emulator.stats().requests.total, before, "no request was sent for any invalid spec")
 
 -- the R2 secret in a destination_conf never appears in an error
-local _, rerr = pcap.create(full { destination_conf = "r2://b?account-id=1&access-key-id=KEYID&secret-access-key=S3CR3T",
+local _, rerr = pcap.create(full {
+  destination_conf = "r2://b?account-id=1&access-key-id=KEYID&secret-access-key=S3CR3T",
                                    time_limit = 0 })
 check.ok(rerr and not tostring(rerr):find("S3CR3T"), "errors never show bucket secrets")
 
