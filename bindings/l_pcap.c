@@ -148,6 +148,8 @@ static l_client client_arg(lua_State *L) {
 }
 
 rt_account *l_client_account(lua_State *L, int idx) {
+  luaL_requiref(L, "pcaprun.pcap", luaopen_pcaprun_pcap, 0); /* its metatables, if not required yet */
+  lua_pop(L, 1);
   l_client *c = luaL_testudata(L, idx, CLIENT_MT);
   return c ? c->acct : default_client(L)->acct;
 }

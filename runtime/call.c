@@ -441,9 +441,11 @@ static const json_t *find_created(rt_call *c, const json_t *list) {
     rt_capinfo info;
     char why[128];
     if (rt_capinfo_parse(item, &info, why, sizeof why) || info.type != c->cap_type) continue;
+    if (info.submitted < c->sent_wall - RECONCILE_SKEW) continue; /* made before our first attempt */
     const rt_capture *known = rt_capture_find(c->acct, info.id);
-    if ((known && known->intent[0]) || info.submitted < c->sent_wall - RECONCILE_SKEW) continue; /* another create's */
-    if (rt_journal_taken(c->acct, info.id, c->intent)) continue;
+    if ((known && known->intent[0] && strcmp(known->intent, c->intent) != 0) ||
+        rt_journal_taken(c->acct, info.id, c->intent))
+      continue; /* another create's */
     if (!create_matches(c->body, item)) continue;
     if (!best || info.submitted < best_t) best = item, best_t = info.submitted;
   }

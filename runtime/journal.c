@@ -84,9 +84,9 @@ static const char *const sql[JS_COUNT] = {
                 " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(path) DO UPDATE SET"
                 " account = excluded.account, capture_id = excluded.capture_id, state = excluded.state,"
                 " bytes = excluded.bytes, packets = excluded.packets, updated = excluded.updated",
-  [JS_DL_GET] = "SELECT capture_id, state, bytes, packets FROM downloads WHERE path = ?1",
-  [JS_DL_OF] = "SELECT path, state, bytes, packets FROM downloads WHERE account = ?1 AND capture_id = ?2"
-               " ORDER BY path",
+  [JS_DL_GET] = "SELECT path, capture_id, state, bytes, packets FROM downloads WHERE path = ?1",
+  [JS_DL_OF] = "SELECT path, capture_id, state, bytes, packets FROM downloads WHERE account = ?1"
+               " AND capture_id = ?2 ORDER BY path",
   [JS_KV_GET] = "SELECT value FROM kv WHERE key = ?1",
   [JS_KV_PUT] = "INSERT INTO kv(key, value, updated) VALUES(?1, ?2, ?3) ON CONFLICT(key)"
                 " DO UPDATE SET value = excluded.value, updated = excluded.updated",
@@ -106,7 +106,7 @@ static sqlite3_stmt *vbind(rt_journal *j, int which, const char *types, va_list 
   sqlite3_stmt *st = j->st[which];
   sqlite3_reset(st);
   sqlite3_clear_bindings(st);
-  int rc = SQLITE_OK;
+  int rc = sqlite3_bind_parameter_count(st) == (int)strlen(types) ? SQLITE_OK : SQLITE_RANGE; /* a bug */
   for (int i = 1; types[i - 1] && rc == SQLITE_OK; i++) {
     switch (types[i - 1]) {
     case 'i': rc = sqlite3_bind_int64(st, i, va_arg(ap, int64_t)); break;
@@ -391,7 +391,7 @@ int rt_journal_resume(rt_call *c, uint64_t *wait_ms) {
     rc = rc ? rc : RT_JOURNAL_NEW;
   } else if (strcmp(spec, mine) != 0) {
     snprintf(c->message, sizeof c->message, "intent '%s' is journaled for a different capture request "
-             "(%s); a changed capture needs a new intent", c->intent, spec);
+             "(%.200s); a changed capture needs a new intent", c->intent, spec);
     rc = RT_EINVAL;
   } else if (c->id[0]) {
     rc = RT_JOURNAL_ADOPT;
@@ -493,7 +493,7 @@ int rt_journal_foreign_part(rt_call *c) {
   char abs[4096];
   sqlite3_stmt *st = j ? jq(j, JS_DL_GET, "s", abs_path(c->path, abs, sizeof abs)) : NULL;
   if (!jrow(st)) return 0;
-  int other = strcmp(jtext(st, 0), c->id) != 0;
+  int other = strcmp(jtext(st, 1), c->id) != 0;
   sqlite3_reset(st);
   return other;
 }
@@ -521,6 +521,17 @@ static void set_text(json_t *o, const char *k, sqlite3_stmt *st, int col) {
   if (jtext(st, col)) json_object_set_new(o, k, json_string(jtext(st, col)));
 }
 
+/* A row of JS_DL_GET or JS_DL_OF as {path, capture_id, state, bytes, packets}. */
+static json_t *download_json(sqlite3_stmt *st) {
+  json_t *d = json_object();
+  set_text(d, "path", st, 0);
+  set_text(d, "capture_id", st, 1);
+  set_text(d, "state", st, 2);
+  json_object_set_new(d, "bytes", json_integer(sqlite3_column_int64(st, 3)));
+  if (sqlite3_column_type(st, 4) != SQLITE_NULL) json_object_set_new(d, "packets", json_integer(sqlite3_column_int64(st, 4)));
+  return d;
+}
+
 json_t *rt_journal_lookup(rt_journal *j, rt_account *a, const char *intent) {
   if (!j || rt_journal_of(a) != j) return NULL;
   sqlite3_stmt *st = jq(j, JS_INTENT_GET, "is", a->journal_id, intent);
@@ -539,14 +550,7 @@ json_t *rt_journal_lookup(rt_journal *j, rt_account *a, const char *intent) {
     sqlite3_reset(st);
   }
   json_t *dls = json_array();
-  for (st = jq(j, JS_DL_OF, "is", a->journal_id, id); jrow(st);) {
-    json_t *d = json_object();
-    set_text(d, "path", st, 0);
-    set_text(d, "state", st, 1);
-    json_object_set_new(d, "bytes", json_integer(sqlite3_column_int64(st, 2)));
-    if (sqlite3_column_type(st, 3) != SQLITE_NULL) json_object_set_new(d, "packets", json_integer(sqlite3_column_int64(st, 3)));
-    json_array_append_new(dls, d);
-  }
+  for (st = jq(j, JS_DL_OF, "is", a->journal_id, id); jrow(st);) json_array_append_new(dls, download_json(st));
   json_object_set_new(o, "downloads", dls);
   return o;
 }
@@ -555,11 +559,7 @@ json_t *rt_journal_download_info(rt_journal *j, const char *path) {
   char abs[4096];
   sqlite3_stmt *st = jq(j, JS_DL_GET, "s", abs_path(path, abs, sizeof abs));
   if (!jrow(st)) return NULL;
-  json_t *d = json_pack("{s:s}", "path", abs);
-  set_text(d, "capture_id", st, 0);
-  set_text(d, "state", st, 1);
-  json_object_set_new(d, "bytes", json_integer(sqlite3_column_int64(st, 2)));
-  if (sqlite3_column_type(st, 3) != SQLITE_NULL) json_object_set_new(d, "packets", json_integer(sqlite3_column_int64(st, 3)));
+  json_t *d = download_json(st);
   sqlite3_reset(st);
   return d;
 }

@@ -25,8 +25,10 @@
 
 #define MAX_ADOPT 16
 
-/* Follows a full capture that a process now gone was tracking: it holds the slot here. */
-static void adopt(rt_journal *j, rt_account *a, rt_creds *creds, const char *id) {
+/* The capture as the journal last saw it, recorded here (when this process does not know it). */
+static rt_capture *from_journal(rt_journal *j, rt_account *a, rt_creds *creds, const char *id) {
+  rt_capture *cap = rt_capture_find(a, id);
+  if (cap) return cap;
   json_t *obj = json_pack("{s:s, s:s, s:s}", "id", id, "type", "full", "status", "pending");
   char intent[40] = "";
   sqlite3_stmt *st = jq(j, JS_CAPTURE_GET, "is", a->journal_id, id);
@@ -45,13 +47,18 @@ static void adopt(rt_journal *j, rt_account *a, rt_creds *creds, const char *id)
   }
   rt_capinfo info;
   char why[128];
-  rt_capture *cap = obj && rt_capinfo_parse(obj, &info, why, sizeof why) == 0
-                  ? rt_capture_update(a, creds, obj, &info) : NULL;
+  if (obj && rt_capinfo_parse(obj, &info, why, sizeof why) == 0 && (cap = rt_capture_update(a, creds, obj, &info)))
+    snprintf(cap->intent, sizeof cap->intent, "%s", intent);
   json_decref(obj);
+  return cap;
+}
+
+/* Follows a full capture that a process now gone was tracking: it holds the slot here. */
+static void adopt(rt_journal *j, rt_account *a, rt_creds *creds, const char *id) {
+  rt_capture *cap = from_journal(j, a, creds, id);
   if (!cap) return;
-  if (!cap->intent[0]) snprintf(cap->intent, sizeof cap->intent, "%s", intent);
   rt_log(RT_LOG_INFO, "capture.adopt", "following a full capture that a pcaprun process now gone was tracking",
-         "id", id, "intent", intent[0] ? intent : NULL, NULL);
+         "id", id, "intent", cap->intent[0] ? cap->intent : NULL, NULL);
   if (rt_status_holds_slot(cap->status)) rt_capture_hold(cap);
   else rt_journal_capture(cap); /* it left pending/running unseen: the slot row goes */
 }
