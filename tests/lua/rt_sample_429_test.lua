@@ -12,7 +12,8 @@ local check = require "rtcheck"
 local tasks = {}
 for i = 1, 3 do
   tasks[i] = task.spawn(function()
-    return assert(pcap.create { type = "simple", time_limit = 5, packet_limit = 10, filter_v1 = { destination_port = i } })
+    return assert(pcap.create { type = "simple", time_limit = 5, packet_limit = 10,
+                                filter_v1 = { destination_port = i } })
   end)
 end
 for i = 1, 3 do check.ok(task.join(tasks[i]), ("create %d made its capture"):format(i)) end

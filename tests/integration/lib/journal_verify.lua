@@ -4,7 +4,8 @@
 -- capture, which succeeded (full: delivered to the bucket); no limit was violated; no slot claim
 -- is left. Prints "ok"/"not ok" lines, writes the pcap files to check (one per line) to FILES, and
 -- fails when a check fails.
---   pcaprun -e "$(cat journal_verify.lua)" JOURNAL_JSON STATS_JSON CAPTURES_JSON OUT FILES PER_CAMPAIGN NAME...
+--   pcaprun -e "$(cat journal_verify.lua)" JOURNAL_JSON STATS_JSON CAPTURES_JSON OUT FILES PER NAME...
+-- (PER: targets per campaign)
 local json = require "pcaprun.json"
 
 local args = { ... }
@@ -46,11 +47,14 @@ for _, name in ipairs(names) do
     end
   end
   nintents = nintents + count
-  check(count == per, ("campaign %s: %d intents journaled (want %d: one per target)"):format(name, count, per))
-  check(good == per, ("campaign %s: %d intents' captures made for them by the emulator, succeeded"):format(name, good))
+  check(count == per, ("campaign %s: %d intents journaled (want %d: one per target)")
+    :format(name, count, per))
+  check(good == per, ("campaign %s: %d intents' captures made for them by the emulator, succeeded")
+    :format(name, good))
 end
-check(stats.captures.created == nintents,
-  ("the emulator made %d captures for %d intents: none twice, none lost"):format(stats.captures.created, nintents))
+local made = stats.captures.created
+check(made == nintents, ("the emulator made %d captures for %d intents: none twice, none lost")
+  :format(made, nintents))
 for k, v in pairs(stats.violations) do check(v == 0, ("violations.%s == 0 (%d)"):format(k, v)) end
 check(#acct.slots == 0, "no full-capture slot left claimed in the journal")
 
