@@ -17,7 +17,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define BUSY_TIMEOUT_MS 5000
+#define BUSY_TIMEOUT_MS 5000     /* the longest a statement waits for another process's transaction */
+#define KEEP_SECONDS (30 * 86400) /* finished captures are forgotten this long after they were last seen */
 
 static const char schema[] =
   "CREATE TABLE accounts("
@@ -236,6 +237,23 @@ static int exec_sql(rt_journal *j, const char *text) {
   return sqlite3_exec(j->db, text, NULL, NULL, NULL) == SQLITE_OK ? 0 : RT_EIO;
 }
 
+/* Keeps the journal from growing without bound (a recurring job adds a few rows a run): forgets
+ * the intents, captures and finished downloads of captures that ended KEEP_SECONDS ago. A
+ * partial download, an intent without its capture, a slot row and the values stay. */
+static void prune(rt_journal *j) {
+  char text[1024];
+  double cutoff = rt_wall() - KEEP_SECONDS;
+  snprintf(text, sizeof text,
+           "BEGIN IMMEDIATE;"
+           "DELETE FROM intents WHERE EXISTS (SELECT 1 FROM captures c WHERE c.account = intents.account"
+           "  AND c.id = intents.capture_id AND c.updated < %.0f AND c.status IN ('success', 'complete', 'failed'));"
+           "DELETE FROM captures WHERE updated < %.0f AND status IN ('success', 'complete', 'failed')"
+           "  AND NOT EXISTS (SELECT 1 FROM slots s WHERE s.account = captures.account AND s.capture_id = captures.id);"
+           "DELETE FROM downloads WHERE updated < %.0f AND state != 'partial';"
+           "COMMIT;", cutoff, cutoff, cutoff);
+  if (exec_sql(j, text) && !sqlite3_get_autocommit(j->db)) exec_sql(j, "ROLLBACK");
+}
+
 static int user_version(rt_journal *j) {
   sqlite3_stmt *st;
   int v = -1;
@@ -278,7 +296,10 @@ static int setup(rt_journal *j, int readonly, char *err, size_t errlen) {
       snprintf(err, errlen, "journal %s: %s", j->path, sqlite3_errmsg(j->db));
       return RT_EIO;
     }
-  if (!readonly) private_mode(j->path);
+  if (!readonly) {
+    private_mode(j->path);
+    prune(j);
+  }
   return 0;
 }
 

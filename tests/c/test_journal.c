@@ -113,6 +113,35 @@ static void t_file(void) {
   sqlite3_close(db);
 }
 
+static int count(proc *p, const char *query) {
+  sqlite3_stmt *st;
+  int n = -1;
+  if (sqlite3_prepare_v2(p->rt.journal->db, query, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+    n = sqlite3_column_int(st, 0);
+  sqlite3_finalize(st);
+  return n;
+}
+
+/* Opening forgets captures that ended more than 30 days ago, with their intents and files. */
+static void t_prune(void) {
+  proc a;
+  proc_open(&a, NULL);
+  sql(&a, "INSERT INTO intents VALUES (1, 'old', 'simple', '{}', 1, NULL, NULL, 'a1'),"
+          " (1, 'new', 'simple', '{}', 1, NULL, NULL, 'a2'), (1, 'never', 'simple', '{}', 1, NULL, NULL, NULL);"
+          "INSERT INTO captures VALUES (1, 'a1', 'old', 'simple', 'success', NULL, 1, 5, 1000),"
+          " (1, 'a2', 'new', 'simple', 'success', NULL, 1, 5, strftime('%s', 'now')),"
+          " (1, 'a3', NULL, 'full', 'running', NULL, 1, 5, 1000);"
+          "INSERT INTO downloads VALUES ('/x/old.pcap', 1, 'a1', 'done', 10, 1, 1000),"
+          " ('/x/part.pcap', 1, 'a1', 'partial', 5, NULL, 1000);");
+  proc_close(&a);
+  proc_open(&a, NULL);
+  CHECK_INT(count(&a, "SELECT count(*) FROM intents"), 2);    /* new, never */
+  CHECK_INT(count(&a, "SELECT count(*) FROM captures"), 2);   /* a2, a3 (still running) */
+  CHECK_INT(count(&a, "SELECT count(*) FROM downloads"), 1);  /* the partial one */
+  sql(&a, "DELETE FROM intents; DELETE FROM captures; DELETE FROM downloads;");
+  proc_close(&a);
+}
+
 static void t_alive(void) {
   proc a;
   proc_open(&a, NULL);
@@ -277,6 +306,7 @@ int main(int argc, char **argv) {
   if (!mkdtemp(dir)) return 1;
   snprintf(path, sizeof path, "%s/journal.db", dir);
   RUN(t_file);
+  RUN(t_prune);
   RUN(t_alive);
   RUN(t_intents);
   RUN(t_sample);
