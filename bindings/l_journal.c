@@ -38,7 +38,7 @@ static int l_path(lua_State *L) {
 }
 
 /* journal.intent(intent [, client]) -> {intent, type, first_sent, capture_id, status, colo,
- * submitted, downloads = {{path, state, bytes, packets}...}} | nil: what the journal holds of an
+ * submitted, downloads = {{path, capture_id, state, bytes, packets}...}} | nil: what it holds of an
  * intent of the client's account (default client). first_sent and submitted are epoch seconds
  * (wall clock); state is "partial", "done" or "invalid". [-1|2, +1, v] */
 static int l_intent(lua_State *L) {
@@ -63,9 +63,10 @@ static int l_get(lua_State *L) {
   return push_owned(L, j ? rt_journal_get(j, key) : NULL);
 }
 
-/* journal.set(key, value) -> true | nil, err: stores a JSON-able value (nil removes the key),
- * kept when it returns (a crash does not lose it); BAD_STATE without a journal. Values outlive the run: keep them small
- * and name them by what they belong to, e.g. "schedule/nightly". [-2, +1|2, m] */
+/* journal.set(key, value) -> true | nil, err: stores a JSON-able value (nil removes the key), kept
+ * once it returns (a crash does not lose it); BAD_STATE without a journal. Values outlive the run
+ * and are shared by every script using the journal: keep them small and name them by what they
+ * belong to, e.g. "schedule/nightly". [-2, +1|2, m] */
 static int l_set(lua_State *L) {
   const char *key = check_key(L, 1);
   rt_journal *j = journal(L);
@@ -81,8 +82,8 @@ static int l_set(lua_State *L) {
 }
 
 int luaopen_pcaprun_journal(lua_State *L) {
-  static const luaL_Reg fns[] = {{"path", l_path}, {"intent", l_intent}, {"download", l_download}, {"get", l_get}, {"set", l_set},
-                                 {NULL, NULL}};
+  static const luaL_Reg fns[] = {{"path", l_path},         {"intent", l_intent}, {"download", l_download},
+                                 {"get", l_get},           {"set", l_set},       {NULL, NULL}};
   luaL_newlib(L, fns);
   return 1;
 }

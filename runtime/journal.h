@@ -21,8 +21,9 @@
  * until it leaves pending/running); a full create it had in flight is resolved by listing the
  * account's captures, no sooner than RT_JOURNAL_GRACE after its death was first seen.
  *
- * All calls are made on the loop thread and are short (one small transaction each). Hooks are
- * no-ops when the runtime has no journal (rt->journal == NULL). Functions return 0 or RT_E*. */
+ * All calls are made on the loop thread and are short (one small transaction each; a statement
+ * waits at most 5 s for another process's transaction). Hooks are no-ops when the runtime has no
+ * journal (rt->journal == NULL). Functions return 0 or RT_E*. */
 #ifndef PCAPRUN_JOURNAL_H
 #define PCAPRUN_JOURNAL_H
 #include "pcaps.h"
@@ -32,8 +33,9 @@
  * listing: a create it sent just before dying may still be reaching the API. */
 #define RT_JOURNAL_GRACE 2.0
 
-/* Opens the journal at path, creating it (mode 0600, and its directory 0700) unless readonly.
- * Returns 0, or RT_EIO / RT_EINVAL (a journal of a newer format) with a message in err. */
+/* Opens the journal at path, creating it (mode 0600, and the directories above it) unless
+ * readonly; a readonly open changes nothing. Returns 0, or RT_EIO / RT_EINVAL (not a journal, or
+ * one of a newer format) with a message in err. */
 int rt_journal_open(const char *path, int readonly, rt_journal **out, char *err, size_t errlen);
 void rt_journal_close(rt_journal *j);
 const char *rt_journal_path(const rt_journal *j);
@@ -66,7 +68,7 @@ int rt_journal_taken(rt_account *a, const char *id, const char *intent);
 void rt_journal_capture(rt_capture *cap);
 
 /* Cross-process admission of a create that holds the in-process permit (gate or sample).
- * Returns 0 (claimed), RT_EAGAIN (another process holds the limit: try again in *wait_ms), or
+ * Returns 0 (claimed, or nothing to claim: no journal, no limit), RT_EAGAIN (another process holds the limit: try again in *wait_ms), or
  * RT_JOURNAL_RESOLVE (a full create of a process now gone may have made a capture: list the
  * account's captures, adopt the holders, then call rt_journal_resolved and claim again). */
 int rt_journal_claim(rt_call *c, uint64_t *wait_ms);
@@ -89,7 +91,7 @@ int rt_journal_foreign_part(rt_call *c);
 /* ---- lookups and values (the Lua binding) ---- */
 
 /* What the journal knows of an intent of the account: {intent, type, first_sent, capture_id,
- * status, colo, submitted, downloads: [{path, state, bytes, packets}]}, or NULL when nothing. */
+ * status, colo, submitted, downloads: [{path, capture_id, state, bytes, packets}]}, or NULL. */
 json_t *rt_journal_lookup(rt_journal *j, rt_account *a, const char *intent);
 /* What the journal knows of the download to path: {path (absolute), capture_id, state, bytes,
  * packets}, or NULL. */

@@ -34,7 +34,8 @@ struct rt_journal {
 sqlite3_stmt *jq(rt_journal *j, int which, const char *types, ...);
 /* Runs a statement to completion. Returns 0 or RT_EIO (logged once). */
 int jx(rt_journal *j, int which, const char *types, ...);
-/* BEGIN IMMEDIATE (waits for other processes up to the busy timeout) / COMMIT or ROLLBACK. */
+/* BEGIN IMMEDIATE (waits for other processes up to the busy timeout). jend commits when rc is 0
+ * (returning 0, or RT_EIO when the commit fails) and otherwise rolls back, returning rc. */
 int jbegin(rt_journal *j);
 int jend(rt_journal *j, int rc);
 /* Steps a query: 1 with a row to read (then sqlite3_reset it once read: a statement left
