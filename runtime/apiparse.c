@@ -3,6 +3,7 @@
 #include "err.h"
 #include "spec.h"
 #include <ctype.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -31,6 +32,16 @@ void rt_envelope_free(rt_envelope *env) {
   env->root = env->result = env->errors = NULL;
 }
 
+/* An error's code as a long; a code that is not a number, or out of range, is 0. */
+static long error_code(const json_t *code) {
+  if (json_is_integer(code)) {
+    json_int_t v = json_integer_value(code);
+    return v >= LONG_MIN && v <= LONG_MAX ? (long)v : 0;
+  }
+  double d = json_number_value(code); /* 0 for non-numbers */
+  return d >= -1e15 && d <= 1e15 ? (long)d : 0;
+}
+
 /* "Authentication error (10000); ..." from errors[] (and nested error_chain). */
 static void join_errors(const json_t *errors, char *buf, size_t size, long *first_code) {
   size_t i, used = 0;
@@ -39,7 +50,7 @@ static void join_errors(const json_t *errors, char *buf, size_t size, long *firs
   json_array_foreach(errors, i, e) {
     const char *msg = json_string_value(json_object_get(e, "message"));
     json_t *code = json_object_get(e, "code");
-    long c = json_is_integer(code) ? (long)json_integer_value(code) : (long)json_number_value(code);
+    long c = error_code(code);
     if (i == 0 && first_code) *first_code = c;
     int n = snprintf(buf + used, size - used, "%s%s (%ld)", i ? "; " : "", msg ? msg : "error", c);
     if (n < 0 || (size_t)n >= size - used) break;
