@@ -393,6 +393,10 @@ static char *journal_spec(const json_t *body) {
 int rt_journal_resume(rt_call *c, uint64_t *wait_ms) {
   rt_journal *j = rt_journal_of(c->acct);
   if (!j) return RT_JOURNAL_NEW;
+  sqlite3_stmt *seen = jq(j, JS_INTENT_GET, "is", c->acct->journal_id, c->intent);
+  int step = seen ? sqlite3_step(seen) : SQLITE_ERROR;
+  if (seen) sqlite3_reset(seen);
+  if (step == SQLITE_DONE) return RT_JOURNAL_NEW; /* the common case, without taking the write lock */
   char *mine = journal_spec(c->body);
   if (!mine) return RT_ENOMEM;
   int64_t acct = c->acct->journal_id;
