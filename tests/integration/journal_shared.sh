@@ -22,9 +22,9 @@ campaign="$PCAPRUN_SRC/tests/integration/lib/journal_campaign.lua"
 fail=0
 t() { if eval "$2"; then echo "ok - $1"; else echo "not ok - $1"; fail=1; fi; }
 stat() { curl -sf "$admin/stats" | "$PCAPRUN" -e "print(('%d'):format(require('cjson').decode(io.read('a'))$1))"; }
-start() { # start NAME JOURNAL-OPTION...: a campaign in the background; sets pid
-  local name=$1; shift
-  "$PCAPRUN" --time-scale $F "$@" --log-level info "$campaign" "$work/out" "$name" "$work/buckets" 3 3 \
+start() { # start NAME FULL_SECONDS JOURNAL-OPTION...: a campaign in the background; sets pid
+  local name=$1 seconds=$2; shift 2
+  "$PCAPRUN" --time-scale $F "$@" --log-level info "$campaign" "$work/out" "$name" "$work/buckets" 3 3 "$seconds" \
     > "$work/$name.out" 2>> "$work/$name.log" &
   pid=$!
 }
@@ -38,8 +38,8 @@ wait_full_running() { # wait until a full capture of intent prefix $1 is running
 }
 
 # 1. together, sharing a journal
-start cron --journal "$work/j.db"; a=$pid
-start playbook --journal "$work/j.db"; b=$pid
+start cron 10 --journal "$work/j.db"; a=$pid
+start playbook 10 --journal "$work/j.db"; b=$pid
 wait $a; ra=$?
 wait $b; rb=$?
 t "two processes sharing a journal both complete their campaigns" "((ra == 0 && rb == 0))"
@@ -49,15 +49,15 @@ t "no limit violated (sample rate, full concurrency, duplicates)" "[[ \$(stat .v
 # 2. the holder of the full slot dies; the other adopts its capture
 curl -sf -X POST "$admin/reset" > /dev/null
 rm -rf "$work/out" "$work/j.db"*
-start cron2 --journal "$work/j.db"; a=$pid
+start cron2 100 --journal "$work/j.db"; a=$pid # full captures run 1 s: killed while one does
 wait_full_running cron2 || echo "# cron2 never ran a full capture"
-start playbook2 --journal "$work/j.db"; b=$pid
+start playbook2 10 --journal "$work/j.db"; b=$pid
 sleep 0.05
 kill -KILL $a; wait $a 2> /dev/null
 wait $b; rb=$?
 t "the survivor completes its campaign" "((rb == 0))"
 t "and said it followed the dead process's capture" "grep -q 'pcaprun process now gone' '$work/playbook2.log'"
-start cron2 --journal "$work/j.db"; wait $pid; ra=$?
+start cron2 100 --journal "$work/j.db"; wait $pid; ra=$?
 t "the killed one, restarted, completes" "((ra == 0))"
 t "12 captures, none twice" "[[ \$(stat .captures.created) == 12 ]]"
 t "no limit violated" "[[ \$(stat .violations.total) == 0 ]]"
@@ -65,8 +65,8 @@ t "no limit violated" "[[ \$(stat .violations.total) == 0 ]]"
 # 3. control: without a journal the two break the limits
 curl -sf -X POST "$admin/reset" > /dev/null
 rm -rf "$work/out"
-start cron3 --no-journal; a=$pid
-start playbook3 --no-journal; b=$pid
+start cron3 10 --no-journal; a=$pid
+start playbook3 10 --no-journal; b=$pid
 wait $a; wait $b
 t "without a journal, the same two processes break the limits ($(stat .violations.total) violations)" \
   "(( \$(stat .violations.total) > 0 ))"
