@@ -101,7 +101,8 @@ check.eq(valid, n, "every capture ended as a valid pcap (downloaded or delivered
 check.eq(stats.captures.created, n, "the API made exactly one capture per logical capture")
 check.eq(stats.violations.duplicate_creates, 0, "no duplicate creates")
 check.eq(stats.violations.total, 0, "no limit or protocol violations")
-check.ok(share > 0.2 and share < 0.3,
+-- The test's own set-up: a quarter of the answers, give or take what chance does to 500 of them.
+check.ok(share > 0.18 and share < 0.35,
   ("about a quarter of the answers were faulted (%.1f%%)"):format(share * 100))
 local leftovers = 0
 for _, name in ipairs(fs.list(dir) or {}) do
