@@ -43,6 +43,9 @@ timed() {
   echo "$(( (t1 - t0) / 1000 ))e-6 $(cat "$work/rss")" >> "$file"
 }
 note() { printf '%s\n' "$*" >&2; }
+# in_turn REP A B: runs the commands A and B (functions), A first when REP is odd, B first when
+# it is even, so that neither always goes first.
+in_turn() { if (($1 % 2)); then $2; $3; else $3; $2; fi; }
 
 # 1, 2. Campaigns: NAME NFULL NSIMPLE, full captures 60 s and simple ones 30 s (API), both ways.
 campaign() {
@@ -60,9 +63,11 @@ campaign campaign 5 5
 campaign simple 0 5
 
 # 3. Downloads: NAME BYTES. One finished simple capture padded to BYTES, fetched by pcaprun and
-# by curl -o in turn (after one unmeasured fetch that makes the emulator generate the file).
+# by curl -o in turn, each going first every other time (after one unmeasured fetch that makes
+# the emulator generate the file). The first two files must be the same; later ones are removed
+# as soon as they are written.
 download() {
-  local name=$1 bytes=$2 id url
+  local name=$1 bytes=$2 id url rep
   note "download $name: pcaprun and curl -o, $REPS times each"
   fresh "{\"time_scale\":1,\"simple_bytes\":$bytes}"
   id=$(curl -sS -H "Authorization: Bearer $CLOUDFLARE_API_TOKEN" \
@@ -71,12 +76,19 @@ download() {
   sleep 1.2
   url=$pcaps/$id/download
   curl -sS -H "Authorization: Bearer $CLOUDFLARE_API_TOKEN" -o /dev/null "$url"
-  for _ in $(seq "$REPS"); do
+  fetch_pcaprun() {
     timed "$out/${name}_pcaprun.txt" "$PCAPRUN" -q $B/download.lua "$id" "$files/p.pcap"
+    [[ ${1:-} == keep ]] || rm -f "$files/p.pcap"
+  }
+  fetch_curl() {
     timed "$out/${name}_curl.txt" curl -sS -H "Authorization: Bearer $CLOUDFLARE_API_TOKEN" -o "$files/c.pcap" "$url"
-    cmp -s "$files/p.pcap" "$files/c.pcap" || { echo "run.sh: the two downloads differ" >&2; exit 1; }
-    rm -f "$files/p.pcap" "$files/c.pcap"
-  done
+    [[ ${1:-} == keep ]] || rm -f "$files/c.pcap"
+  }
+  fetch_pcaprun keep
+  fetch_curl keep
+  cmp -s "$files/p.pcap" "$files/c.pcap" || { echo "run.sh: the two downloads differ" >&2; exit 1; }
+  rm -f "$files/p.pcap" "$files/c.pcap"
+  for rep in $(seq 2 "$REPS"); do in_turn "$rep" fetch_pcaprun fetch_curl; done
   echo "$bytes" > "$out/${name}_bytes.txt"
 }
 download download_64m $((64 << 20))
@@ -87,12 +99,11 @@ fresh '{"time_scale":1,"simple_bytes":0}'
 note "tasks: 100,000 sleeping, spawn + join; HTTP requests per second"
 "$PCAPRUN" -q $B/tasks.lua 100000 > "$out/tasks_pcaprun.json"
 lua5.4 $B/tasks_lua.lua 100000 > "$out/tasks_lua.json"
-for _ in $(seq "$REPS"); do
-  "$PCAPRUN" -q $B/http_rps.lua "$EMU_ADMIN/stats" 20000 8 >> "$out/rps_pcaprun.jsonl"
-  "$BUILD/tests/bench/bench_http_rps" "$EMU_ADMIN/stats" 20000 8 >> "$out/rps_c.jsonl"
-done
+rps_pcaprun() { "$PCAPRUN" -q $B/http_rps.lua "$EMU_ADMIN/stats" 20000 8 >> "$out/rps_pcaprun.jsonl"; }
+rps_c() { "$BUILD/tests/bench/bench_http_rps" "$EMU_ADMIN/stats" 20000 8 >> "$out/rps_c.jsonl"; }
+for rep in $(seq "$REPS"); do in_turn "$rep" rps_pcaprun rps_c; done
 
-# 5. Start-up: runs of `-e ''`, in alternating rounds of 50.
+# 5. Start-up: runs of `-e ''`, in rounds of 50, each going first every other time.
 note "start-up: pcaprun -e '' and lua5.4 -e ''"
 startup() { # FILE COMMAND...: appends the mean wall seconds of 50 runs
   local file=$1 t0 t1
@@ -102,9 +113,8 @@ startup() { # FILE COMMAND...: appends the mean wall seconds of 50 runs
   t1=$(date +%s%N)
   echo "$(( (t1 - t0) / 50000 ))e-6" >> "$file"
 }
-for _ in $(seq "$REPS"); do
-  startup "$out/startup_pcaprun.txt" "$PCAPRUN" -e ''
-  startup "$out/startup_lua.txt" lua5.4 -e ''
-done
+startup_pcaprun() { startup "$out/startup_pcaprun.txt" "$PCAPRUN" -e ''; }
+startup_lua() { startup "$out/startup_lua.txt" lua5.4 -e ''; }
+for rep in $(seq "$REPS"); do in_turn "$rep" startup_pcaprun startup_lua; done
 
 lua5.4 $B/report.lua "$out" "$BUILD/bench.json"
