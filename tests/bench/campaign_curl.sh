@@ -15,6 +15,7 @@ POLL=5
 pcaps=$CLOUDFLARE_BASE_URL/accounts/$CLOUDFLARE_ACCOUNT_ID/pcaps
 admin=${CLOUDFLARE_BASE_URL%/client/v4}/__admin
 colos="ORD SJC AMS FRA LHR NRT SIN SYD GRU JNB CDG IAD"
+bucket="s3://bench/full?region=us-east-1"
 
 api() { curl -sS -H "Authorization: Bearer $CLOUDFLARE_API_TOKEN" "$@"; }
 now() { date +%s.%N; }
@@ -26,11 +27,11 @@ create() {
 }
 # poll_while ID STATUS...: polls every POLL seconds while the capture's status is one of those.
 poll_while() {
-  pid=$1
+  cap=$1
   shift
   while :; do
-    status=$(api "$pcaps/$pid" | json_field status)
-    case $status in failed|"") echo "campaign_curl.sh: capture $pid is '$status'" >&2; exit 1 ;; esac
+    status=$(api "$pcaps/$cap" | json_field status)
+    case $status in failed|"") echo "campaign_curl.sh: capture $cap is '$status'" >&2; exit 1 ;; esac
     waiting=no
     for s in "$@"; do if [ "$status" = "$s" ]; then waiting=yes; fi; done
     if [ $waiting = no ]; then return; fi
@@ -39,14 +40,16 @@ poll_while() {
 }
 
 mkdir -p "$dir"
-echo "clock $(now | awk -v e="$(curl -sS "$admin/captures" | sed -n 's/.*"now_s": *\([0-9.]*\).*/\1/p')" '{ printf "%.6f", $1 - e }')" > "$log"
+emulator_now=$(curl -sS "$admin/captures" | sed -n 's/.*"now_s": *\([0-9.]*\).*/\1/p')
+echo "clock $(now | awk -v e="$emulator_now" '{ printf "%.6f", $1 - e }')" > "$log"
 
 fulls=""
 i=0
 while [ $i -lt "$nfull" ]; do
   i=$((i + 1))
-  colo=$(echo $colos | cut -d' ' -f$(( (i - 1) % 12 + 1 )))
-  create "{\"system\":\"magic-transit\",\"type\":\"full\",\"time_limit\":$full_tl,\"colo_name\":\"$colo\",\"destination_conf\":\"s3://bench/full?region=us-east-1\"}"
+  colo=$(echo "$colos" | cut -d' ' -f$(( (i - 1) % 12 + 1 )))
+  create "{\"system\":\"magic-transit\",\"type\":\"full\",\"time_limit\":$full_tl,
+           \"colo_name\":\"$colo\",\"destination_conf\":\"$bucket\"}"
   fulls="$fulls $id"
   poll_while "$id" pending running
 done
@@ -54,7 +57,9 @@ done
 i=0
 while [ $i -lt "$nsimple" ]; do
   i=$((i + 1))
-  if [ $i -gt 1 ]; then nap "$(awk -v c="$created" -v n="$(now)" -v f="$F" 'BEGIN { print 60 - (n - c) / f }')"; fi
+  if [ $i -gt 1 ]; then # what is left of the minute since the previous create was accepted
+    nap "$(awk -v c="$created" -v n="$(now)" -v f="$F" 'BEGIN { print 60 - (n - c) / f }')"
+  fi
   create "{\"system\":\"magic-transit\",\"type\":\"simple\",\"time_limit\":$simple_tl,\"packet_limit\":1000}"
   created=$(now)
   poll_while "$id" pending

@@ -48,9 +48,9 @@ local function row(metric, p, b, target, pass)
 end
 
 -- 1, 2. Campaigns
-local cp, cc = read_json("campaign_pcaprun.json"), read_json("campaign_curl.json")
+local cp, cc = read_json("mixed_pcaprun.json"), read_json("mixed_curl.json")
 local sp, sc = read_json("simple_pcaprun.json"), read_json("simple_curl.json")
-raw.campaign = { pcaprun = cp, curl = cc }
+raw.mixed = { pcaprun = cp, curl = cc }
 raw.simple_only = { pcaprun = sp, curl = sc }
 local what = ("%d full / %d colos + %d simple"):format(cp.full, cp.full, cp.simple)
 row(what .. ": makespan, API s (baseline: the lower bound)", cp.makespan_done, cp.bound,

@@ -27,6 +27,7 @@ rm -rf "$out" && mkdir -p "$out"
 start_emulator "$work" --config '{"auto_validate_buckets":true}'
 export CLOUDFLARE_BASE_URL=$EMU_URL
 pcaps=$EMU_URL/accounts/$CLOUDFLARE_ACCOUNT_ID/pcaps
+auth=(-H "Authorization: Bearer $CLOUDFLARE_API_TOKEN")
 
 # fresh CONFIG_JSON: forget every capture and counter, then apply the settings.
 fresh() {
@@ -47,48 +48,50 @@ note() { printf '%s\n' "$*" >&2; }
 # it is even, so that neither always goes first.
 in_turn() { if (($1 % 2)); then $2; $3; else $3; $2; fi; }
 
-# 1, 2. Campaigns: NAME NFULL NSIMPLE, full captures 60 s and simple ones 30 s (API), both ways.
+# 1, 2. Campaigns: NAME NFULL NSIMPLE, full captures 60 s and simple ones 30 s (API), run by
+# pcaprun and by the curl + sleep script, each on a fresh emulator timeline.
 campaign() {
-  local name=$1 nfull=$2 nsimple=$3
+  local name=$1 nfull=$2 nsimple=$3 who
   note "campaign $name: $nfull full + $nsimple simple at time scale $SCALE"
-  fresh "{\"time_scale\":$SCALE,\"simple_bytes\":0}"
-  "$PCAPRUN" -q --time-scale "$SCALE" $B/campaign.lua "$nfull" "$nsimple" 60 30 "$files/p" "$work/log"
-  "$PCAPRUN" -q $B/campaign_report.lua "$work/log" "$nfull" "$nsimple" 60 30 > "$out/${name}_pcaprun.json"
-  fresh "{\"time_scale\":$SCALE}"
-  sh $B/campaign_curl.sh "$nfull" "$nsimple" 60 30 "$files/c" "$SCALE" "$work/log"
-  "$PCAPRUN" -q $B/campaign_report.lua "$work/log" "$nfull" "$nsimple" 60 30 > "$out/${name}_curl.json"
-  rm -rf "$files/p" "$files/c"
+  for who in pcaprun curl; do
+    fresh "{\"time_scale\":$SCALE,\"simple_bytes\":0}"
+    if [[ $who == pcaprun ]]; then
+      "$PCAPRUN" -q --time-scale "$SCALE" $B/campaign.lua "$nfull" "$nsimple" 60 30 "$files/$who" "$work/log"
+    else
+      sh $B/campaign_curl.sh "$nfull" "$nsimple" 60 30 "$files/$who" "$SCALE" "$work/log"
+    fi
+    "$PCAPRUN" -q $B/campaign_report.lua "$work/log" "$nfull" "$nsimple" 60 30 > "$out/${name}_$who.json"
+    rm -rf "${files:?}/$who"
+  done
 }
-campaign campaign 5 5
+campaign mixed 5 5
 campaign simple 0 5
 
 # 3. Downloads: NAME BYTES. One finished simple capture padded to BYTES, fetched by pcaprun and
-# by curl -o in turn, each going first every other time (after one unmeasured fetch that makes
-# the emulator generate the file). The first two files must be the same; later ones are removed
-# as soon as they are written.
+# by curl -o, taking turns at going first, each file removed as soon as it is written. First an
+# unmeasured fetch by each (the emulator generates the file on the first): the two must match.
 download() {
   local name=$1 bytes=$2 id url rep
   note "download $name: pcaprun and curl -o, $REPS times each"
   fresh "{\"time_scale\":1,\"simple_bytes\":$bytes}"
-  id=$(curl -sS -H "Authorization: Bearer $CLOUDFLARE_API_TOKEN" \
-    -d '{"system":"magic-transit","type":"simple","time_limit":1,"packet_limit":100}' "$pcaps" |
+  id=$(curl -sS "${auth[@]}" "$pcaps" \
+    -d '{"system":"magic-transit","type":"simple","time_limit":1,"packet_limit":100}' |
     sed -n 's/.*"id":"\([0-9a-f]*\)".*/\1/p')
   sleep 1.2
   url=$pcaps/$id/download
-  curl -sS -H "Authorization: Bearer $CLOUDFLARE_API_TOKEN" -o /dev/null "$url"
-  fetch_pcaprun() {
-    timed "$out/${name}_pcaprun.txt" "$PCAPRUN" -q $B/download.lua "$id" "$files/p.pcap"
-    [[ ${1:-} == keep ]] || rm -f "$files/p.pcap"
-  }
-  fetch_curl() {
-    timed "$out/${name}_curl.txt" curl -sS -H "Authorization: Bearer $CLOUDFLARE_API_TOKEN" -o "$files/c.pcap" "$url"
-    [[ ${1:-} == keep ]] || rm -f "$files/c.pcap"
-  }
-  fetch_pcaprun keep
-  fetch_curl keep
+  "$PCAPRUN" -q $B/download.lua "$id" "$files/p.pcap" > /dev/null
+  curl -sS "${auth[@]}" -o "$files/c.pcap" "$url"
   cmp -s "$files/p.pcap" "$files/c.pcap" || { echo "run.sh: the two downloads differ" >&2; exit 1; }
   rm -f "$files/p.pcap" "$files/c.pcap"
-  for rep in $(seq 2 "$REPS"); do in_turn "$rep" fetch_pcaprun fetch_curl; done
+  fetch_pcaprun() {
+    timed "$out/${name}_pcaprun.txt" "$PCAPRUN" -q $B/download.lua "$id" "$files/p.pcap"
+    rm -f "$files/p.pcap"
+  }
+  fetch_curl() {
+    timed "$out/${name}_curl.txt" curl -sS "${auth[@]}" -o "$files/c.pcap" "$url"
+    rm -f "$files/c.pcap"
+  }
+  for rep in $(seq "$REPS"); do in_turn "$rep" fetch_pcaprun fetch_curl; done
   echo "$bytes" > "$out/${name}_bytes.txt"
 }
 download download_64m $((64 << 20))

@@ -19,6 +19,7 @@ for i = 1, n do sleepers[i] = task.spawn(task.sleep, 3600) end
 task.yield()                      -- every task runs until its sleep parks it
 local parked = 0
 for i = 1, n do if task.status(sleepers[i]) == "waiting" then parked = parked + 1 end end
+assert(parked == n, ("%d of %d tasks parked"):format(parked, n))
 local rss1, heap1 = settle()
 for i = 1, n do task.cancel(sleepers[i]) end
 assert(task.wait_all(sleepers))
@@ -32,5 +33,5 @@ for _ = 1, n / 1000 do           -- batches of 1000, as a script fanning out wor
 end
 local elapsed = os.clock() - t0
 
-bench.result{ tasks = n, parked = parked, rss_per_task = (rss1 - rss0) / n,
+bench.result{ tasks = n, rss_per_task = (rss1 - rss0) / n,
               heap_per_task = (heap1 - heap0) / n, spawn_join_per_s = n / elapsed }

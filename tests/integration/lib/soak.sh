@@ -4,11 +4,13 @@
 # sides. Gives up after SECONDS (a hang is a failure, reported as one) and keeps at most 200 kB
 # of output (a runaway log must not flood ctest).
 FAULTS='"fault_5xx":0.07,"fault_429":0.04,"fault_reset":0.04,"fault_slow":0.04,"slow_ms":30,'
-FAULTS+='"fault_malformed":0.05,"fault_truncate":0.3,"fault_create_then_500":0.04,"fault_create_then_reset":0.04'
+FAULTS+='"fault_malformed":0.05,"fault_truncate":0.3,'
+FAULTS+='"fault_create_then_500":0.04,"fault_create_then_reset":0.04'
 
 run_soak() {
   local captures=$1 seconds=$2 rc
-  timeout -k 5 "$seconds" "$PCAPRUN" --emulate --time-scale 0.01 --sample-interval 2 --log-level error \
+  timeout -k 5 "$seconds" "$PCAPRUN" --emulate --time-scale 0.01 --sample-interval 2 \
+    --log-level error \
     --emulator-config "{\"sample_window\":2,\"full_pending\":0.5,\"seed\":${SOAK_SEED:-6},$FAULTS}" \
     "$PCAPRUN_SRC/tests/lua/soak.lua" "$captures" 2>&1 | head -c 200000
   rc=${PIPESTATUS[0]}
