@@ -22,8 +22,9 @@ static int parse(const json_t *body, const rt_spec_rules *rules, rt_spec *spec, 
   FUZZ_CHECK(rc == 0 || rc == RT_EINVAL, "%s: rc %d", who, rc);
   FUZZ_CHECK(memchr(err.message, 0, sizeof err.message) && memchr(err.field, 0, sizeof err.field),
              "%s: unterminated error", who);
-  if (rc) FUZZ_CHECK(err.message[0] && memcmp(spec, &zero_spec, sizeof *spec) == 0, "%s: rc %d, \"%s\"", who,
-                     rc, err.message);
+  if (rc)
+    FUZZ_CHECK(err.message[0] && memcmp(spec, &zero_spec, sizeof *spec) == 0,
+               "%s: rejected without a message or with a spec left behind (\"%s\")", who, err.message);
   return rc;
 }
 
