@@ -392,7 +392,9 @@ static void limited(rt_call *c) {
  * let it hold the slot until it ends, then try again. */
 static void full_busy(rt_call *c) {
   if (++c->limited > MAX_LIMITED) { finish(c, RT_ERATELIMIT); return; }
-  release_gate(c);
+  /* The gate (and the journal's claim) stays held while we look: releasing it would let another
+   * create of ours out, whose capture this list would then take for one made elsewhere. Adopting
+   * a real one releases it. */
   rt_log(RT_LOG_WARN, "capture.slot_busy", "the API says a full capture is already pending or running; looking for it",
          "op", c->opname, NULL);
   c->sub = SUB_ADOPT;
@@ -431,7 +433,8 @@ static int create_matches(const json_t *body, const json_t *obj) {
   return 1;
 }
 
-/* Reconcile: the earliest unknown capture submitted after our first attempt that matches. */
+/* Reconcile: the earliest capture no create of ours has claimed, submitted after our first
+ * attempt, that matches (one adopted as "made elsewhere" may be ours: its answer was lost). */
 static const json_t *find_created(rt_call *c, const json_t *list) {
   const json_t *best = NULL;
   double best_t = 0;
@@ -445,7 +448,7 @@ static const json_t *find_created(rt_call *c, const json_t *list) {
     const rt_capture *known = rt_capture_find(c->acct, info.id);
     if ((known && known->intent[0] && strcmp(known->intent, c->intent) != 0) ||
         rt_journal_taken(c->acct, info.id, c->intent))
-      continue; /* another create's */
+      continue; /* another create's (of this run, or journaled) */
     if (!create_matches(c->body, item)) continue;
     if (!best || info.submitted < best_t) best = item, best_t = info.submitted;
   }
@@ -473,8 +476,10 @@ static int adopt_holders(rt_call *c, const json_t *list) {
     rt_capinfo info;
     char why[128];
     if (rt_capinfo_parse(item, &info, why, sizeof why) || info.type != RT_CAP_FULL ||
-        !rt_status_holds_slot(info.status) || rt_capture_find(c->acct, info.id))
+        !rt_status_holds_slot(info.status))
       continue;
+    rt_capture *known = rt_capture_find(c->acct, info.id);
+    if (known && (known->claimed || known->holds_slot)) continue;
     rt_capture *cap = rt_capture_update(c->acct, c->creds, item, &info);
     if (!cap) continue;
     rt_capture_hold(cap);
@@ -498,15 +503,19 @@ static int created(rt_call *c, const json_t *obj, const char *how) {
   if (!cap) return RT_ENOMEM;
   c->cap = cap;
   cap->priority = c->priority;
+  cap->claimed = 1;
   snprintf(cap->intent, sizeof cap->intent, "%s", c->intent);
-  if (cap->type == RT_CAP_FULL && rt_status_holds_slot(cap->status) && !cap->holds_slot) {
-    if (c->held & HOLD_GATE) { /* the slot now belongs to the capture until it leaves pending/running */
+  int holds = cap->type == RT_CAP_FULL && rt_status_holds_slot(cap->status) && !cap->holds_slot;
+  if (c->held & HOLD_GATE) { /* the slot now belongs to the capture until it leaves pending/running */
+    c->held &= ~(unsigned)HOLD_GATE;
+    if (holds) {
       cap->holds_slot = 1;
-      c->held &= ~(unsigned)HOLD_GATE;
       rt_capture_watch(cap);
-    } else { /* found, not made by this attempt: it holds a slot all the same */
-      rt_capture_hold(cap);
+    } else { /* already over (a reconciled create), or already holding (adopted): not twice */
+      rt_gate_release(&c->acct->full);
     }
+  } else if (holds) { /* found or resumed, not made by this attempt: it holds a slot all the same */
+    rt_capture_hold(cap);
   }
   if (c->held & HOLD_SAMPLE) {
     rt_window_commit(&c->acct->sample);

@@ -72,6 +72,7 @@ struct rt_capture {
   json_t *obj;                    /* latest capture object from the API */
   int holds_slot;                 /* holds acct->full */
   int priority;                   /* of the create that made it (preemption) */
+  int claimed;                    /* a create call of this run made it (or adopted it as its own) */
   int stop_sent;
   /* polling */
   uv_timer_t *timer;

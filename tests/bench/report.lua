@@ -1,0 +1,129 @@
+-- The benchmark table: reads what run.sh measured in DIR, prints one aligned table (metric,
+-- pcaprun, baseline, ratio, target, verdict) and writes it, with every raw figure, as JSON.
+--   lua5.4 report.lua DIR OUT.json
+local cjson = require "cjson"
+local dir, outpath = arg[1], arg[2]
+
+local function read_json(name)
+  local f = assert(io.open(dir .. "/" .. name))
+  local t = cjson.decode(f:read("a"))
+  f:close()
+  return t
+end
+
+-- Lines of numbers: column `col` of every line of a file, or a field of every JSON line.
+local function column(name, col)
+  local values = {}
+  for line in io.lines(dir .. "/" .. name) do
+    if line:sub(1, 1) == "{" then values[#values + 1] = cjson.decode(line)[col]
+    else
+      local fields = {}
+      for w in line:gmatch("%S+") do fields[#fields + 1] = tonumber(w) end
+      values[#values + 1] = fields[col]
+    end
+  end
+  return values
+end
+
+local function median(v)
+  table.sort(v)
+  local n = #v
+  return n % 2 == 1 and v[(n + 1) / 2] or (v[n / 2] + v[n / 2 + 1]) / 2
+end
+
+local function max(v)
+  local m = -math.huge
+  for _, x in ipairs(v) do m = math.max(m, x) end
+  return m
+end
+
+local rows, raw = {}, {}
+-- row(metric, pcaprun, baseline, target, pass): ratio is pcaprun / baseline; pass(pcaprun,
+-- ratio) decides the verdict when there is a target.
+local function row(metric, p, b, target, pass)
+  local ratio = b and b ~= 0 and p / b or nil
+  local verdict = target and (pass(p, ratio) and "PASS" or "MISS") or "info"
+  rows[#rows + 1] = { metric = metric, pcaprun = p, baseline = b, ratio = ratio, target = target or "",
+                      verdict = verdict }
+end
+
+-- 1, 2. Campaigns
+local cp, cc = read_json("mixed_pcaprun.json"), read_json("mixed_curl.json")
+local sp, sc = read_json("simple_pcaprun.json"), read_json("simple_curl.json")
+raw.mixed = { pcaprun = cp, curl = cc }
+raw.simple_only = { pcaprun = sp, curl = sc }
+local what = ("%d full / %d colos + %d simple"):format(cp.full, cp.full, cp.simple)
+row(what .. ": makespan, API s (baseline: the lower bound)", cp.makespan_done, cp.bound,
+  "<= 1.02x (issue 2: 1.05x)", function(_, r) return r <= 1.02 end)
+row("  same, until the last capture was ready", cp.makespan_ready, cp.bound)
+row("  curl + sleep script: makespan (baseline: the lower bound)", cc.makespan_done, cc.bound)
+row("  makespan, pcaprun vs curl + sleep", cp.makespan_done, cc.makespan_done)
+row("  limit violations (pcaprun vs curl)", cp.violations, cc.violations, "0",
+  function(p) return p == 0 end)
+row("  API calls per capture (pcaprun vs curl)", cp.calls_per_capture, cc.calls_per_capture)
+row(("%d simple only: API calls per simple capture"):format(sp.simple), sp.calls_per_capture,
+  sc.calls_per_capture, "<= 4", function(p) return p <= 4 end)
+row("  ready -> download start, mean API s", sp.delay_mean, sc.delay_mean)
+row("  ready -> download start, max API s", sp.delay_max, sc.delay_max, "<= 1 s",
+  function(p) return p <= 1 end)
+row("  makespan, API s (baseline: the lower bound)", sp.makespan_done, sp.bound)
+
+-- 3. Downloads: throughput from the median wall time, peak RSS the largest seen.
+for _, d in ipairs { { "download_64m", "64 MiB" }, { "download_1g", "1 GiB" } } do
+  local name, label = d[1], d[2]
+  local bytes = tonumber(io.open(dir .. "/" .. name .. "_bytes.txt"):read("l"))
+  local pt, ct = column(name .. "_pcaprun.txt", 1), column(name .. "_curl.txt", 1)
+  local prss, crss = max(column(name .. "_pcaprun.txt", 2)), max(column(name .. "_curl.txt", 2))
+  local pm, cm = bytes / 2 ^ 20 / median(pt), bytes / 2 ^ 20 / median(ct)
+  raw[name] = { bytes = bytes, pcaprun_seconds = pt, curl_seconds = ct, pcaprun_rss_kb = prss,
+                curl_rss_kb = crss }
+  row("download " .. label .. ": MiB/s (vs curl -o)", pm, cm, ">= 0.9x", function(_, r) return r >= 0.9 end)
+  row("download " .. label .. ": peak RSS, MiB (vs curl -o)", prss / 1024, crss / 1024,
+    name == "download_1g" and "< 32 MiB" or nil, function(p) return p < 32 end)
+end
+
+-- 4. Tasks and HTTP
+local tp, tl = read_json("tasks_pcaprun.json"), read_json("tasks_lua.json")
+raw.tasks = { pcaprun = tp, lua = tl }
+row(("%d sleeping tasks: RSS per task, bytes (vs a Lua coroutine)"):format(tp.tasks), tp.rss_per_task,
+  tl.rss_per_task, "<= 4096", function(p) return p <= 4096 end)
+row("  Lua heap per task, bytes (vs a Lua coroutine)", tp.heap_per_task, tl.heap_per_task)
+row("spawn + join per second (vs coroutine create + resume)", tp.spawn_join_per_s, tl.spawn_join_per_s)
+local rp, rc = column("rps_pcaprun.jsonl", "per_s"), column("rps_c.jsonl", "per_s")
+raw.http_rps = { pcaprun = rp, c = rc }
+row("HTTP requests/s, 8 at once (vs C on libcurl multi + libuv)", median(rp), median(rc))
+
+-- 5. Start-up
+local up, ul = column("startup_pcaprun.txt", 1), column("startup_lua.txt", 1)
+raw.startup = { pcaprun_seconds = up, lua_seconds = ul }
+row("start-up, ms: pcaprun -e '' (vs lua5.4 -e '')", median(up) * 1000, median(ul) * 1000, "<= 3x",
+  function(_, r) return r <= 3 end)
+
+-- The table
+local function fmt(v)
+  if type(v) ~= "number" then return v and tostring(v) or "" end
+  local a = math.abs(v)
+  if a >= 1e5 then return ("%.0f"):format(v) end
+  if a >= 100 then return ("%.1f"):format(v) end
+  if a == math.floor(a) then return ("%d"):format(v) end
+  return ("%.3f"):format(v)
+end
+local header = { "metric", "pcaprun", "baseline", "ratio", "target", "verdict" }
+local cells, width = { header }, {}
+for _, r in ipairs(rows) do
+  cells[#cells + 1] = { r.metric, fmt(r.pcaprun), fmt(r.baseline), fmt(r.ratio), r.target, r.verdict }
+end
+for _, line in ipairs(cells) do
+  for i, c in ipairs(line) do width[i] = math.max(width[i] or 0, #c) end
+end
+for n, line in ipairs(cells) do
+  local out = {}
+  for i, c in ipairs(line) do out[i] = ("%" .. (i == 1 and "-" or "") .. width[i] .. "s"):format(c) end
+  print(table.concat(out, "  "))
+  if n == 1 then print(("-"):rep(#table.concat(out, "  "))) end
+end
+
+local f = assert(io.open(outpath, "w"))
+f:write(cjson.encode{ rows = rows, raw = raw }, "\n")
+f:close()
+print("\nwritten to " .. outpath)
