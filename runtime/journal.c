@@ -237,6 +237,17 @@ static int exec_sql(rt_journal *j, const char *text) {
   return sqlite3_exec(j->db, text, NULL, NULL, NULL) == SQLITE_OK ? 0 : RT_EIO;
 }
 
+/* At open, before the loop runs: switching to WAL can be refused at once, without the busy
+ * handler, while another process is making the same new journal; try again for a while. */
+static int exec_patient(rt_journal *j, const char *text) {
+  for (int waited = 0;; waited += 10) {
+    int rc = sqlite3_exec(j->db, text, NULL, NULL, NULL);
+    if (rc == SQLITE_OK) return 0;
+    if ((rc != SQLITE_BUSY && rc != SQLITE_LOCKED) || waited >= BUSY_TIMEOUT_MS) return RT_EIO;
+    usleep(10000);
+  }
+}
+
 /* Keeps the journal from growing without bound (a recurring job adds a few rows a run): forgets
  * the intents, captures and finished downloads of captures that ended KEEP_SECONDS ago. A
  * partial download, an intent without its capture, a slot row and the values stay. */
@@ -265,7 +276,7 @@ static int user_version(rt_journal *j) {
 
 static int setup(rt_journal *j, int readonly, char *err, size_t errlen) {
   sqlite3_busy_timeout(j->db, BUSY_TIMEOUT_MS);
-  if (!readonly && (exec_sql(j, "PRAGMA journal_mode=WAL") || exec_sql(j, "PRAGMA synchronous=NORMAL"))) {
+  if (!readonly && (exec_patient(j, "PRAGMA journal_mode=WAL") || exec_sql(j, "PRAGMA synchronous=NORMAL"))) {
     snprintf(err, errlen, "cannot use %s as a journal: %s", j->path, sqlite3_errmsg(j->db));
     return RT_EIO;
   }

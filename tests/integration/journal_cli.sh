@@ -36,6 +36,14 @@ echo 'not a database, not at all' > "$work/junk.db"
 $P --journal "$work/junk.db" -e 'print(1)' 2> "$work/err"
 t "--journal on a file that is not one: exit 2" "[[ \$? == 2 ]] && grep -q 'journal' '$work/err'"
 
+# several processes making the same new journal at once (WAL switch refused without waiting)
+bad=0
+for r in 1 2 3 4 5; do
+  for k in 1 2 3 4 5 6; do $P --journal "$work/race$r.db" -e 'assert(require("pcaprun.journal").set("k", 1))' & done
+  for k in 1 2 3 4 5 6; do wait -n || bad=$((bad + 1)); done
+done
+t "six processes making one new journal at once all use it (5 rounds)" "((bad == 0))"
+
 # resume: the same intent, run again, adopts; a different spec under it is refused
 J=$work/j.db
 cat > "$work/one.lua" << 'EOF'

@@ -70,4 +70,7 @@ start playbook3 10 --no-journal; b=$pid
 wait $a; wait $b
 t "without a journal, the same two processes break the limits ($(stat .violations.total) violations)" \
   "(( \$(stat .violations.total) > 0 ))"
+if ((fail)); then # what the processes said
+  for f in "$work"/*.log; do echo "# --- $(basename "$f")"; grep -v '^  ' "$f" | tail -15 | sed 's/^/# /'; done
+fi
 exit $fail
