@@ -12,7 +12,7 @@
 
 #define MAX_KEY 256
 
-static rt_journal *journal(lua_State *L) { return rt_from_lua(L)->journal; }
+static rt_journal *journal(lua_State *L) { return rt_journal_use(rt_from_lua(L)); }
 
 /* Pushes v (nil for NULL) and drops it. */
 static int push_owned(lua_State *L, json_t *v) {

@@ -223,7 +223,7 @@ static void advance(rt_call *c) {
     c->waiter.priority = c->priority;
     if (needs_gate(c) && !(c->held & HOLD_GATE)) which = HOLD_GATE, rc = rt_gate_acquire(&a->full, &c->waiter);
     else if (needs_sample(c) && !(c->held & HOLD_SAMPLE)) which = HOLD_SAMPLE, rc = rt_window_acquire(&a->sample, &c->waiter);
-    else if ((needs_gate(c) || needs_sample(c)) && !(c->held & HOLD_JOURNAL) && a->rt->journal) {
+    else if ((needs_gate(c) || needs_sample(c)) && !(c->held & HOLD_JOURNAL) && rt_journal_use(a->rt)) {
       if (claim(c)) return;
       continue;
     } else if (!(c->held & HOLD_API)) which = HOLD_API, rc = rt_window_acquire(&a->api, &c->waiter);

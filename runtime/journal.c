@@ -370,10 +370,20 @@ char *rt_journal_default_path(void) {
   return strdup(buf);
 }
 
+rt_journal *rt_journal_use(rt_runtime *rt) {
+  if (rt->journal || !rt->journal_default) return rt->journal;
+  char err[512];
+  if (rt_journal_open(rt->journal_default, 0, &rt->journal, err, sizeof err))
+    rt_log(RT_LOG_WARN, "journal", "running without a journal (see --journal)", "error", err, NULL);
+  free(rt->journal_default);
+  rt->journal_default = NULL;
+  return rt->journal;
+}
+
 /* ---- accounts ---- */
 
 rt_journal *rt_journal_of(rt_account *a) {
-  rt_journal *j = a->rt->journal;
+  rt_journal *j = rt_journal_use(a->rt);
   if (!j || a->journal_id) return j;
   sqlite3_stmt *st;
   if (jx(j, JS_ACCOUNT_ADD, "ss", a->base_url, a->account_id) == 0 &&
@@ -454,7 +464,7 @@ int rt_journal_resume(rt_call *c, uint64_t *wait_ms) {
 
 int rt_journal_intent(rt_call *c) {
   rt_journal *j = rt_journal_of(c->acct);
-  if (!j) return c->acct->rt->journal ? RT_EIO : 0;
+  if (!j) return rt_journal_use(c->acct->rt) ? RT_EIO : 0; /* a journal, but not of this account */
   char *spec = journal_spec(c->body);
   if (!spec) return RT_ENOMEM;
   /* durable before the create is sent, power loss included */

@@ -41,6 +41,9 @@ void rt_journal_close(rt_journal *j);
 const char *rt_journal_path(const rt_journal *j);
 /* ${XDG_STATE_HOME:-$HOME/.local/state}/pcaprun/journal.db, malloc'd; NULL without a HOME. */
 char *rt_journal_default_path(void);
+/* The runtime's journal, opening the default one (rt->journal_default) the first time it is
+ * needed; when that fails, the run goes on without one (warned once). NULL when there is none. */
+rt_journal *rt_journal_use(rt_runtime *rt);
 
 /* ---- hooks of the call state machine (call.c) ---- */
 

@@ -110,7 +110,7 @@ static void adopt_all(rt_journal *j, rt_account *a, rt_creds *creds, const slot_
 }
 
 void rt_journal_attach(rt_account *a, rt_creds *creds) {
-  if (a->journal_attached || !a->rt->journal) return;
+  if (a->journal_attached || !rt_journal_use(a->rt)) return;
   a->journal_attached = 1;
   rt_journal *j = rt_journal_of(a);
   slot_scan s;

@@ -181,22 +181,20 @@ static emu_server *start_emulator(rt_runtime *rt, const char *user_config) {
   return emu;
 }
 
-/* Opens the journal: --journal PATH, else the default unless --emulate (an in-process emulator
- * forgets everything when the run ends, so there would be nothing to resume). Returns 0, or 2
- * when a journal that was asked for cannot be used. */
+/* The journal: --journal PATH, opened now; else the default, opened when the run first needs it
+ * (a script that never calls the API makes none), and none under --emulate (an in-process
+ * emulator forgets everything when the run ends: there would be nothing to resume). Returns 0,
+ * or 2 when the journal asked for cannot be used. */
 static int open_journal(rt_runtime *rt, const cli *c) {
   if (c->no_journal || (c->emulate && !c->journal)) return 0;
-  char *fallback = c->journal ? NULL : rt_journal_default_path();
-  const char *path = c->journal ? c->journal : fallback;
-  char err[512];
-  int rc = path ? rt_journal_open(path, 0, &rt->journal, err, sizeof err) : 0;
-  free(fallback);
-  if (rc && c->journal) {
-    fprintf(stderr, "pcaprun: --journal: %s\n", err);
-    return 2;
+  if (!c->journal) {
+    rt->journal_default = rt_journal_default_path();
+    return 0;
   }
-  if (rc) rt_log(RT_LOG_WARN, "journal", "running without a journal (see --journal)", "error", err, NULL);
-  return 0;
+  char err[512];
+  if (rt_journal_open(c->journal, 0, &rt->journal, err, sizeof err) == 0) return 0;
+  fprintf(stderr, "pcaprun: --journal: %s\n", err);
+  return 2;
 }
 
 /* Closes what is left on the loop: run it until every handle's close callback has run. */
@@ -241,6 +239,7 @@ int main(int argc, char **argv) {
   rt_accounts_close(&rt);
   rt_journal_close(rt.journal);
   rt.journal = NULL;
+  free(rt.journal_default);
   rt_http_close(&rt);
   rt_sched_close(&rt);
   close_loop(&loop);

@@ -55,6 +55,7 @@ typedef struct rt_runtime {
   /* accounts and their limiters */
   rt_list accounts;
   rt_journal *journal;    /* crash-safe record and limits shared between processes, or NULL */
+  char *journal_default;  /* the default journal's path, opened when first needed (journal.h) */
   /* time */
   uint64_t t0_ms;         /* loop time at start */
   double t0_wall;         /* wall clock (epoch s) at start */

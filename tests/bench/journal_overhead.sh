@@ -28,6 +28,7 @@ trap 'stop_emulator; rm -rf "$work" "$shm"' EXIT
 start_emulator "$work" --time-scale $F --bucket-dir "$work/buckets" --config '{"auto_validate_buckets":true,
   "sample_limit":false, "full_limit":false, "rate_limit":false, "simple_duration":0, "full_pending":0,
   "conversion_pending":0, "conversion_running":0}'
+export XDG_STATE_HOME=$work/state # the helper runs below make no journal of the user's
 export CLOUDFLARE_BASE_URL=$EMU_URL CLOUDFLARE_API_TOKEN=bench CLOUDFLARE_ACCOUNT_ID=0123456789abcdef0123456789abcdef
 admin=${EMU_URL%/client/v4}/__admin
 requests() { curl -sf "$admin/stats" | "$P" -e 'print(("%d"):format(require("cjson").decode(io.read("a")).requests.total))'; }

@@ -24,6 +24,8 @@ $P --emulate -e 'assert(require("pcaprun.journal").path() == nil)'
 t "--emulate: no journal unless asked" "[[ \$? == 0 && ! -e $XDG_STATE_HOME/pcaprun/journal.db ]]"
 $P --no-journal -e 'assert(require("pcaprun.journal").path() == nil)'
 t "--no-journal: none" "[[ \$? == 0 && ! -e $XDG_STATE_HOME/pcaprun/journal.db ]]"
+$P -e 'print(1)' > /dev/null
+t "a script that needs no journal makes none" "[[ ! -e $XDG_STATE_HOME/pcaprun/journal.db ]]"
 out=$($P -e 'print(require("pcaprun.journal").path())')
 t "default: \$XDG_STATE_HOME/pcaprun/journal.db" "[[ '$out' == '$XDG_STATE_HOME/pcaprun/journal.db' && -f '$out' ]]"
 t "created owner-only (0600)" "[[ \$(stat -c %a '$out') == 600 ]]"
