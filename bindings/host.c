@@ -78,6 +78,7 @@ static const luaL_Reg c_modules[] = {
   {NULL, NULL}};
 
 int rt_host_open(rt_runtime *rt) {
+  rt->lua_limit = rt->opt.max_memory;
   lua_State *L = lua_newstate(l_alloc, rt);
   if (!L) return RT_ENOMEM;
   rt->L = L;

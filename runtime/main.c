@@ -44,6 +44,8 @@ static const char usage_text[] =
   "  --max-waiters N         bound of each limiter's wait queue (default 10000)\n"
   "  --retries N             attempts for a transient API failure (default 8)\n"
   "  --http-timeout SECS     timeout of one HTTP request, real seconds (default 60)\n"
+  "  --max-memory MIB        cap the script's Lua heap; past it, allocations fail with\n"
+  "                          'not enough memory' in the task (default: no cap)\n"
   "  --log-format text|json  human text (default) or JSON lines on stderr\n"
   "  --log-level LEVEL       debug, info (default), warn, error or off\n"
   "  -v, --verbose           --log-level debug\n"
@@ -127,6 +129,10 @@ static int parse_args(int argc, char **argv, rt_options *o, cli *c) {
       if (parse_int(v, 1, 1000, &o->retries)) return usage_error("--retries: expected an integer 1..1000, got '%s'", v);
     } else if (!strcmp(a, "--http-timeout")) {
       if (parse_double(v, 0.001, 86400, &o->http_timeout)) return usage_error("--http-timeout: expected seconds > 0, got '%s'", v);
+    } else if (!strcmp(a, "--max-memory")) {
+      int mib;
+      if (parse_int(v, 1, 1 << 20, &mib)) return usage_error("--max-memory: expected MiB >= 1, got '%s'", v);
+      o->max_memory = (size_t)mib << 20;
     } else if (!strcmp(a, "--log-format")) {
       if (!strcmp(v, "text")) o->log_format = RT_LOG_TEXT;
       else if (!strcmp(v, "json")) o->log_format = RT_LOG_JSON;

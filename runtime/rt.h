@@ -28,6 +28,7 @@ typedef struct rt_options {
   int log_format;         /* RT_LOG_TEXT or RT_LOG_JSON */
   int log_level;
   int progress;           /* status line on a TTY */
+  size_t max_memory;      /* cap of the Lua heap in bytes (0: none) */
 } rt_options;
 
 void rt_options_default(rt_options *o);
@@ -45,7 +46,6 @@ typedef struct rt_runtime {
   unsigned next_task_id;
   unsigned tasks_alive;   /* tasks not finished */
   struct rt_task *main_task;
-  struct rt_task *current;/* the task being resumed, or NULL */
   rt_list signal_waiters; /* tasks parked in task.signal() */
   uv_async_t sigasync;    /* wakes the loop from the SIGINT/SIGTERM handler */
   int signals_seen;       /* signals the loop has handled */

@@ -222,10 +222,8 @@ static void resume(rt_runtime *rt, rt_task *t) {
   int nres = 0, nargs = t->nargs;
   t->nargs = 0;
   t->state = RT_TASK_RUNNING;
-  rt->current = t;
   rt->resumed_ns = uv_hrtime();
   int status = lua_resume(co, L, nargs, &nres);
-  rt->current = NULL;
   if (status == LUA_YIELD) {
     if (t->wait) {
       t->state = RT_TASK_PARKED;

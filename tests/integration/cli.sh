@@ -34,6 +34,9 @@ t "a join cycle is a reported deadlock, not a hang" "[ $? = 1 ] && grep -q deadl
 $P -e 'local t = require("pcaprun.task"); t.spawn(function() t.sleep(100) end); t.sleep(0.01); os.exit(3)' 2>"$tmp/err"
 t "os.exit(3) ends the run cleanly with status 3" "[ $? = 3 ] && ! grep -q failed $tmp/err"
 
+$P --max-memory 8 -e 'local t = {} for i = 1, 1e7 do t[i] = ("x"):rep(100) .. i end' 2>"$tmp/err"
+t "--max-memory caps the Lua heap with a clear error" "[ $? = 1 ] && grep -q 'not enough memory' $tmp/err"
+
 # JSON logs are one object per line
 $P --log-format json -e 'require("pcaprun.log").info("hello", {n = 1})' 2>"$tmp/log"
 t "--log-format json" "grep -q '\"msg\":\"hello\"' $tmp/log && grep -q '\"n\":\"1\"' $tmp/log"
