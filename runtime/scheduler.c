@@ -165,6 +165,10 @@ static void report_failure(rt_task *t, const char *traceback, int at_exit) {
 static void finish(rt_task *t, int status, int nres) {
   rt_runtime *rt = t->rt;
   lua_State *L = rt->L, *co = t->co;
+  /* Recording the outcome is the runtime's work, not the script's: --max-memory must not make it
+   * fail (a task that ran out of memory is at the cap; its traceback would raise unprotected). */
+  size_t cap = rt->lua_limit;
+  rt->lua_limit = 0;
   luaL_checkstack(L, nres + 4, NULL);
   if (status == LUA_OK) {
     lua_createtable(L, nres, 1);
@@ -215,6 +219,7 @@ static void finish(rt_task *t, int status, int nres) {
     luaL_unref(L, LUA_REGISTRYINDEX, t->self_ref);
     t->self_ref = LUA_NOREF;
   }
+  rt->lua_limit = cap;
 }
 
 static void resume(rt_runtime *rt, rt_task *t) {
