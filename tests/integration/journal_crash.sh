@@ -8,8 +8,10 @@
 # made and the last campaign finished on its own. Then: every capture present and valid
 # (capinfos), the emulator made exactly one capture per intent (no duplicate creates) and saw no
 # limit violation, no .part or .invalid file is left, no slot claim is left in the journal.
-# It also counts the kills that hit a create in flight (an intent journaled without its capture)
-# and a download in flight (a .part file), and fails unless both happened.
+# Most kills come after a uniformly random delay; one in ten waits until the process has a create
+# in flight (the journal holds its intent, not yet its capture) and kills it then. The test counts
+# the kills that hit a create in flight and a download in flight (a .part file), and fails unless
+# both happened.
 # Env: JOURNAL_CRASH_KILLS (50), JOURNAL_CRASH_SEED (5), JOURNAL_CRASH_FULL/SIMPLE (4/6 targets).
 set -uo pipefail
 : "${PCAPRUN:?}" "${PCAPRUN_SRC:?}"
@@ -35,7 +37,17 @@ run() { # run NAME: one run of campaign NAME in the background; sets pid
   pid=$!
 }
 
-kills=0 mid_create=0 mid_download=0 runs=0 round=0 start=$SECONDS
+# create_in_flight PID: does the journal show an intent of PID without its capture yet?
+create_in_flight() {
+  "$PCAPRUN" journal --json "$J" > "$work/j.json" 2> /dev/null &&
+    "$PCAPRUN" -e 'local path, pid = ...
+      local j = require("cjson").decode(io.open(path):read("a"))
+      for _, i in ipairs(j.accounts[1] and j.accounts[1].intents or {}) do
+        if not i.capture_id and i.owner and i.owner.pid == tonumber(pid) then os.exit(0) end end os.exit(1)' \
+      "$work/j.json" "$1"
+}
+
+kills=0 aimed=0 mid_create=0 mid_download=0 runs=0 round=0 start=$SECONDS
 names=()
 while :; do
   round=$((round + 1))
@@ -45,18 +57,17 @@ while :; do
     run "$name"
     runs=$((runs + 1))
     if ((kills < KILLS)); then
-      delay=$((20 + RANDOM % 700)) # ms
-      sleep "$((delay / 1000)).$(printf %03d $((delay % 1000)))"
+      if ((kills % 10 == 9)); then # one kill in ten aims at a create in flight (up to 2 s)
+        aimed=$((aimed + 1))
+        for _ in $(seq 100); do create_in_flight "$pid" && break; kill -0 "$pid" 2> /dev/null || break; done
+      else
+        delay=$((20 + RANDOM % 700)) # ms
+        sleep "$((delay / 1000)).$(printf %03d $((delay % 1000)))"
+      fi
       if kill -0 "$pid" 2> /dev/null && kill -KILL "$pid" 2> /dev/null; then
         wait "$pid" 2> /dev/null
         kills=$((kills + 1))
-        "$PCAPRUN" journal --json "$J" > "$work/j.json"
-        # a create in flight: the killed process's intent has no capture yet
-        "$PCAPRUN" -e 'local path, pid = ...
-          local j = require("cjson").decode(io.open(path):read("a"))
-          for _, i in ipairs(j.accounts[1] and j.accounts[1].intents or {}) do
-            if not i.capture_id and i.owner and i.owner.pid == tonumber(pid) then os.exit(0) end end os.exit(1)' \
-          "$work/j.json" "$pid" && mid_create=$((mid_create + 1))
+        create_in_flight "$pid" && mid_create=$((mid_create + 1))
         [[ -n $(find "$work/out" -name '*.part' -size +0 2> /dev/null) ]] && mid_download=$((mid_download + 1))
         continue
       fi
@@ -72,7 +83,7 @@ while :; do
   done
   ((kills >= KILLS)) && break
 done
-echo "# $kills kills ($mid_create mid-create, $mid_download mid-download) over $runs runs of ${#names[@]} campaigns in $((SECONDS - start)) s"
+echo "# $kills kills ($aimed aimed at a create; $mid_create mid-create, $mid_download mid-download) over $runs runs of ${#names[@]} campaigns in $((SECONDS - start)) s"
 
 fail=0
 t() { if eval "$2"; then echo "ok - $1"; else echo "not ok - $1"; fail=1; fi; }
