@@ -91,12 +91,31 @@ static int parse_int(const char *s, int lo, int hi, int *out) {
   return 0;
 }
 
+static int takes_value(const char *a) {
+  static const char *const names[] = {
+    "-e", "--emulator-config", "--journal", "--time-scale", "--sample-interval", "--full-slots",
+    "--api-budget", "--max-waiters", "--retries", "--http-timeout", "--max-memory", "--log-format",
+    "--log-level", NULL};
+  for (const char *const *n = names; *n; n++)
+    if (!strcmp(a, *n)) return 1;
+  return 0;
+}
+
 /* Parses argv into o and c. Returns -1 to continue, or an exit code (0 after --help). */
 static int parse_args(int argc, char **argv, rt_options *o, cli *c) {
   int i = 1;
+  char name[32];
   for (; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (a[0] != '-' || strcmp(a, "-") == 0) break;
+    const char *eq = strncmp(a, "--", 2) ? NULL : strchr(a, '=');
+    if (eq && (size_t)(eq - a) < sizeof name) { /* --name=value */
+      snprintf(name, sizeof name, "%.*s", (int)(eq - a), a);
+      if (!takes_value(name)) return usage_error("unknown option %s", a);
+      a = name;
+      v = eq + 1;
+      i--; /* the value is not the next argument */
+    }
     if (strcmp(a, "--") == 0) { i++; break; }
     if (!strcmp(a, "-h") || !strcmp(a, "--help")) { fputs(usage_text, stdout); return 0; }
     if (!strcmp(a, "--version")) { printf("pcaprun %s\n", PCAPRUN_VERSION); return 0; }
@@ -106,6 +125,7 @@ static int parse_args(int argc, char **argv, rt_options *o, cli *c) {
     if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) { o->log_level = RT_LOG_DEBUG; continue; }
     if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) { o->log_level = RT_LOG_WARN; continue; }
     /* options with a value */
+    if (!takes_value(a)) return usage_error("unknown option %s", a);
     if (!v) return usage_error("option %s needs a value", a);
     i++;
     if (!strcmp(a, "-e")) { c->chunk = v; i++; break; }
@@ -139,8 +159,6 @@ static int parse_args(int argc, char **argv, rt_options *o, cli *c) {
       else return usage_error("--log-format: expected text or json, got '%s'", v);
     } else if (!strcmp(a, "--log-level")) {
       if ((o->log_level = rt_log_level_parse(v)) < 0) return usage_error("--log-level: expected debug, info, warn, error or off, got '%s'", v);
-    } else {
-      return usage_error("unknown option %s", a);
     }
   }
   if (!c->chunk) {

@@ -71,7 +71,11 @@ static int parse_args(int argc, char **argv, json_t *cfg) {
       fputs(usage, stdout);
       return 1;
     }
-    if (i + 1 >= argc) return usage_error("%s needs a value (or unknown option)", a);
+    size_t k = 0;
+    while (k < sizeof opts / sizeof opts[0] && strcmp(opts[k].opt, a) != 0) k++;
+    if (k == sizeof opts / sizeof opts[0] && strcmp(a, "--config") != 0)
+      return usage_error("unknown option %s", a);
+    if (i + 1 >= argc) return usage_error("%s needs a value", a);
     const char *v = argv[++i];
     if (!strcmp(a, "--config")) {
       json_error_t jerr;
@@ -84,9 +88,6 @@ static int parse_args(int argc, char **argv, json_t *cfg) {
       json_decref(extra);
       continue;
     }
-    size_t k = 0;
-    while (k < sizeof opts / sizeof opts[0] && strcmp(opts[k].opt, a) != 0) k++;
-    if (k == sizeof opts / sizeof opts[0]) return usage_error("unknown option %s", a);
     double d;
     if (opts[k].number && parse_number(v, &d)) return usage_error("%s needs a number", a);
     json_object_set_new(cfg, opts[k].key,
