@@ -13,7 +13,8 @@
 # Each round runs each workload three ways — no journal; a journal on the disk of $TMPDIR; a
 # journal on /dev/shm (the same writes, no disk syncs) — and divides the emulator's requests by
 # the run's wall time. Prints the median calls/s of each and the ratios with/without.
-# Env: CAMPAIGN_SIMPLE (100), CAMPAIGN_FULL (10), RAW_SIMPLE (300), RAW_FULL (30), TMPDIR.
+# Env: CAMPAIGN_SIMPLE (100), CAMPAIGN_FULL (10), RAW_SIMPLE (300), RAW_FULL (30), TMPDIR;
+# JOURNAL_OUT=DIR keeps each round's calls/s in DIR/journal_WORKLOAD_MODE.txt (make bench's table).
 set -euo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-$src/build}
@@ -98,6 +99,9 @@ for r in $(seq "$rounds"); do
     done
   done
 done
+if [[ -n ${JOURNAL_OUT:-} ]]; then
+  for w in campaign raw; do for m in none disk shm; do cp "$work/$w.$m" "$JOURNAL_OUT/journal_${w}_$m.txt"; done; done
+fi
 for w in campaign raw; do
   none=$(median < "$work/$w.none") disk=$(median < "$work/$w.disk") shm=$(median < "$work/$w.shm")
   awk -v w=$w -v n="$none" -v d="$disk" -v s="$shm" 'BEGIN {

@@ -99,6 +99,15 @@ raw.startup = { pcaprun_seconds = up, lua_seconds = ul }
 row("start-up, ms: pcaprun -e '' (vs lua5.4 -e '')", median(up) * 1000, median(ul) * 1000, "<= 3x",
   function(_, r) return r <= 3 end)
 
+-- 6. The journal
+raw.journal = {}
+for _, w in ipairs { "campaign", "raw" } do
+  local none, disk = column(("journal_%s_none.txt"):format(w), 1), column(("journal_%s_disk.txt"):format(w), 1)
+  raw.journal[w] = { none = none, disk = disk, shm = column(("journal_%s_shm.txt"):format(w), 1) }
+  row(("journal: %s API calls/s (vs no journal)"):format(w == "raw" and "bare create/wait/download" or "campaign"),
+      median(disk), median(none))
+end
+
 -- The table
 local function fmt(v)
   if type(v) ~= "number" then return v and tostring(v) or "" end

@@ -120,4 +120,8 @@ startup_pcaprun() { startup "$out/startup_pcaprun.txt" "$PCAPRUN" -e ''; }
 startup_lua() { startup "$out/startup_lua.txt" lua5.4 -e ''; }
 for rep in $(seq "$REPS"); do in_turn "$rep" startup_pcaprun startup_lua; done
 
+# 6. The journal's cost: API calls per second with and without --journal (journal_overhead.sh).
+note "journal: API calls per second with and without it"
+JOURNAL_OUT=$out $B/journal_overhead.sh "$BUILD" "$REPS" >&2
+
 lua5.4 $B/report.lua "$out" "$BUILD/bench.json"
