@@ -118,7 +118,7 @@ void rt_wait_done(rt_wait *w, int rc) {
 }
 
 void rt_task_cancel(rt_task *t) {
-  if (rt_task_finished(t)) return;
+  if (rt_task_finished(t) || t->canceled) return;
   t->canceled = 1;
   if (t->state == RT_TASK_PARKED && t->wait) {
     rt_wait *w = t->wait;

@@ -93,7 +93,9 @@ int rt_park(lua_State *L, rt_wait *w, int64_t timeout_ms, lua_KContext ctx, lua_
 void rt_wait_done(rt_wait *w, int rc);
 
 /* Requests cancellation: a parked task's wait is canceled now (the binding raises CANCELED in
- * the task); a running or queued task gets CANCELED at its next wait. No-op once finished. */
+ * the task); a running or queued task gets CANCELED at its next wait. A task is canceled once:
+ * while it unwinds (stopping its captures, say, which waits) further requests add nothing, so
+ * a shutdown's cancel and its group's do not cut its cleanup short. No-op once finished. */
 void rt_task_cancel(rt_task *t);
 /* Cancels every unfinished task (shutdown). */
 void rt_sched_cancel_all(rt_runtime *rt);

@@ -53,6 +53,9 @@ export CLOUDFLARE_BASE_URL=$(head -1 "$tmp/emu2.out")
 CLOUDFLARE_EMAIL=ops@example.com CLOUDFLARE_API_KEY=$KEY $PCAPRUN --log-level debug --time-scale 0.01 \
   "$tmp/all.lua" >"$tmp/out.key" 2>&1
 t "the email + key run reached its end" "grep -q 'deliberate failure' $tmp/out.key && grep -q 'capture ' $tmp/out.key"
+K=$KEY CLOUDFLARE_API_TOKEN=$TOKEN $PCAPRUN -e \
+  "assert(require('pcaprun.pcap').client{ email = 'ops@example.com', key = os.getenv('K') }:list())" >"$tmp/out.explicit" 2>&1
+t "explicit email + key win over the environment's token" "[ $? = 0 ]"
 for s in "$TOKEN" "$KEY" "$R2SECRET"; do
   t "no output or file holds the secret ${s%%-*}" "! grep -rqF --exclude=all.lua -- '$s' $tmp"
 done

@@ -59,6 +59,18 @@ task.cancel(tidy)
 local okt, rt = task.join(tidy)
 check.ok(okt and rt == "tidied" and cleaned, "cleanup after a cancel can still wait")
 
+-- a second cancel (a shutdown's, then its group's) does not cut that cleanup short
+local twice = task.spawn(function()
+  pcall(task.sleep, 1000)
+  task.sleep(0.1)
+  return "tidied"
+end)
+task.sleep(0.2)
+task.cancel(twice)
+task.cancel(twice)
+local ok2c, r2c = task.join(twice)
+check.ok(ok2c and r2c == "tidied", "canceled twice, the cleanup still waits and finishes")
+
 -- join with a timeout leaves the task running
 local slow = task.spawn(function() task.sleep(5) return 1 end)
 local none, terr = task.join(slow, 1)
