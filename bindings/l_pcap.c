@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define CLIENT_MT "pcaprun.client"
 #define CAPTURE_MT "pcaprun.capture"
@@ -20,7 +21,9 @@
 #define DEFAULT_BASE_URL "https://api.cloudflare.com/client/v4"
 
 typedef struct l_client { rt_account *acct; rt_creds *creds; } l_client;
-typedef struct l_capture { rt_capture *cap; } l_capture;
+/* A capture object: the account's record, and the credentials of the client that returned it
+ * (its methods use them; another client may have returned the same capture with others). */
+typedef struct l_capture { rt_capture *cap; rt_creds *creds; } l_capture;
 
 /* ---- clients ---- */
 
@@ -50,8 +53,8 @@ static l_client *push_new_client(lua_State *L, rt_account *a, const char *line1,
 
 static const char *env_or(lua_State *L, int opts, const char *field, const char *var) {
   if (opts && lua_getfield(L, opts, field) != LUA_TNIL) {
-    const char *v = lua_tostring(L, -1);
-    if (!v) luaL_error(L, "client option '%s' must be a string", field);
+    const char *v = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+    if (!v || !*v) luaL_error(L, "client option '%s' must be a non-empty string", field);
     lua_pop(L, 1); /* still referenced by the options table */
     return v;
   }
@@ -65,9 +68,21 @@ static int header_safe(const char *s) { return s && !strpbrk(s, "\r\n"); }
 /* Pushes a client for explicit options (table at index opts) or the environment (opts 0). */
 static l_client *open_client(lua_State *L, int opts) {
   rt_runtime *rt = rt_from_lua(L);
-  const char *token = env_or(L, opts, "token", "CLOUDFLARE_API_TOKEN");
+  if (opts) { /* a misspelt option would silently fall back to the environment's account */
+    lua_pushnil(L);
+    while (lua_next(L, opts)) {
+      const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "";
+      if (strcmp(k, "token") && strcmp(k, "email") && strcmp(k, "key") && strcmp(k, "account_id") && strcmp(k, "base_url"))
+        luaL_error(L, "unknown client option '%s' (options: token, email, key, account_id, base_url)", k);
+      lua_pop(L, 1);
+    }
+  }
   const char *email = env_or(L, opts, "email", "CLOUDFLARE_EMAIL");
   const char *key = env_or(L, opts, "key", "CLOUDFLARE_API_KEY");
+  /* explicit email and key win over the environment's token */
+  int explicit_key = opts && (lua_getfield(L, opts, "email") != LUA_TNIL || lua_getfield(L, opts, "key") != LUA_TNIL);
+  if (opts) lua_settop(L, opts);
+  const char *token = env_or(L, opts, "token", explicit_key ? NULL : "CLOUDFLARE_API_TOKEN");
   const char *account = env_or(L, opts, "account_id", "CLOUDFLARE_ACCOUNT_ID");
   const char *base = env_or(L, opts, "base_url", "CLOUDFLARE_BASE_URL");
   if (!base) base = DEFAULT_BASE_URL;
@@ -189,14 +204,22 @@ static int client_tostring(lua_State *L) {
 
 /* ---- captures ---- */
 
-static void push_capture(lua_State *L, rt_capture *cap) {
+static void push_capture(lua_State *L, rt_capture *cap, rt_creds *creds) {
   l_capture *c = lua_newuserdatauv(L, sizeof *c, 0);
   c->cap = cap;
+  c->creds = rt_creds_ref(creds);
   luaL_setmetatable(L, CAPTURE_MT);
 }
 
 static rt_capture *check_capture(lua_State *L, int idx) {
   return ((l_capture *)luaL_checkudata(L, idx, CAPTURE_MT))->cap;
+}
+
+static int capture_gc(lua_State *L) {
+  l_capture *c = luaL_checkudata(L, 1, CAPTURE_MT);
+  rt_creds_unref(c->creds);
+  c->creds = NULL;
+  return 0;
 }
 
 static int capture_index(lua_State *L) {
@@ -258,7 +281,7 @@ static int push_call_error(lua_State *L, rt_call *c, int rc) {
   if (rc == RT_ECANCELED) return l_raise_canceled(L);
   rt_errinfo e = RT_ERRINFO(rc, c->message[0] ? c->message : NULL);
   e.op = c->opname;
-  e.http_status = c->http_status;
+  e.http_status = rc == RT_ESTATE || rc == RT_EIO ? 0 : c->http_status; /* ours, not the API's answer */
   e.cf_errors = c->cf_errors;
   e.retry_after = c->retry_after;
   e.retryable = rc == RT_ETIMEDOUT || rc == RT_ETRANSPORT || rc == RT_ERATELIMIT || rc == RT_EPROTO ||
@@ -288,7 +311,7 @@ static int run_call(lua_State *L, rt_call *c, int64_t timeout, push_fn push) {
 }
 
 static int push_cap(lua_State *L, rt_call *c) {
-  push_capture(L, c->cap);
+  push_capture(L, c->cap, c->creds);
   return 1;
 }
 
@@ -303,17 +326,25 @@ static int push_result(lua_State *L, rt_call *c) {
   return 1;
 }
 
+static int newest_first(const void *a, const void *b) {
+  const rt_capture *x = *(rt_capture *const *)a, *y = *(rt_capture *const *)b;
+  return (x->submitted < y->submitted) - (x->submitted > y->submitted);
+}
+
 static int push_capture_list(lua_State *L, rt_call *c) {
-  size_t i;
+  size_t i, n = 0;
   json_t *item;
-  lua_createtable(L, (int)json_array_size(c->result), 0);
-  int n = 0;
+  rt_capture **caps = lua_newuserdatauv(L, (json_array_size(c->result) + 1) * sizeof *caps, 0);
   json_array_foreach(c->result, i, item) {
     const char *id = json_string_value(json_object_get(item, "id"));
     rt_capture *cap = id ? rt_capture_find(c->acct, id) : NULL;
-    if (!cap) continue; /* malformed entries are skipped */
-    push_capture(L, cap);
-    lua_rawseti(L, -2, ++n);
+    if (cap) caps[n++] = cap; /* malformed entries are skipped */
+  }
+  qsort(caps, n, sizeof *caps, newest_first); /* PCAPS-API.md U15: the order is not documented */
+  lua_createtable(L, (int)n, 0);
+  for (i = 0; i < n; i++) {
+    push_capture(L, caps[i], c->creds);
+    lua_rawseti(L, -2, (lua_Integer)i + 1);
   }
   return 1;
 }
@@ -330,12 +361,16 @@ static call_opts check_opts(lua_State *L, int idx, int create) {
   while (lua_next(L, idx)) {
     const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?";
     if (!strcmp(k, "timeout")) o.timeout = l_opt_timeout(L, -1, "timeout");
-    else if (create && !strcmp(k, "priority")) o.priority = (int)luaL_checkinteger(L, -1);
-    else if (create && !strcmp(k, "preempt")) o.preempt = lua_toboolean(L, -1);
+    else if (create && !strcmp(k, "priority")) {
+      int isint;
+      lua_Integer v = lua_tointegerx(L, -1, &isint);
+      if (!isint || v < -1000000 || v > 1000000) luaL_error(L, "option 'priority' must be an integer (-1000000..1000000)");
+      o.priority = (int)v;
+    } else if (create && !strcmp(k, "preempt")) o.preempt = lua_toboolean(L, -1);
     else if (create && !strcmp(k, "intent")) {
-      o.intent = luaL_checkstring(L, -1);
-      if (strlen(o.intent) >= 40 || strspn(o.intent, "0123456789abcdefghijklmnopqrstuvwxyz-_.") != strlen(o.intent))
-        luaL_error(L, "option 'intent' must be up to 39 characters of a-z, 0-9, '-', '_' or '.'");
+      o.intent = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
+      if (!o.intent[0] || strlen(o.intent) >= 40 || strspn(o.intent, "0123456789abcdefghijklmnopqrstuvwxyz-_.") != strlen(o.intent))
+        luaL_error(L, "option 'intent' must be a string of 1 to 39 characters of a-z, 0-9, '-', '_' or '.'");
     } else luaL_error(L, "unknown option '%s'%s", k, create ? " (options: timeout, priority, preempt, intent)" : " (options: timeout)");
     lua_pop(L, 1);
   }
@@ -383,7 +418,7 @@ static json_t *check_spec(lua_State *L, int idx, int *type) {
 
 /* pcap.validate(spec) -> true | nil, err: the checks create makes, without a request. [-1, +1|2, m] */
 static int l_validate(lua_State *L) {
-  client_arg(L);
+  if (luaL_testudata(L, 1, CLIENT_MT)) lua_remove(L, 1); /* client:validate(spec): no credentials needed */
   int type;
   json_t *body = check_spec(L, 1, &type);
   if (!body) return 2;
@@ -440,7 +475,7 @@ static int l_get(lua_State *L) {
   return simple_call(L, cl, RT_CALL_GET, "pcap.get", check_id(L, 1), 2, push_cap);
 }
 
-/* pcap.list([opts]) -> {capture...} (newest first, as the API returns them) | nil, err. [-0|1, +1|2, y] */
+/* pcap.list([opts]) -> {capture...} (newest first by submitted) | nil, err. [-0|1, +1|2, y] */
 static int l_list(lua_State *L) {
   l_current_task(L, "pcap.list");
   l_client cl = client_arg(L);
@@ -470,6 +505,10 @@ static int l_download(lua_State *L) {
   l_client cl = client_arg(L);
   const char *id = check_id(L, 1);
   const char *path = luaL_checkstring(L, 2);
+  struct stat st;
+  size_t n = strlen(path);
+  if (!n || path[n - 1] == '/' || (stat(path, &st) == 0 && S_ISDIR(st.st_mode)))
+    luaL_error(L, "pcap.download: path '%s' must name a file, not a directory", path);
   call_opts o = check_opts(L, 3, 0);
   rt_capture *cap = rt_capture_find(cl.acct, id);
   if (cap && cap->type == RT_CAP_FULL)
@@ -525,8 +564,8 @@ static int cap_wait(lua_State *L) {
 /* cap:refresh([opts]), cap:stop([opts]) and cap:download(path [, opts]) are pcap.get, pcap.stop
  * and pcap.download on the capture's own client. */
 static int with_client(lua_State *L, lua_CFunction fn) {
-  rt_capture *cap = check_capture(L, 1);
-  push_client(L, cap->acct, cap->creds);
+  l_capture *c = luaL_checkudata(L, 1, CAPTURE_MT);
+  push_client(L, c->cap->acct, c->creds);
   lua_insert(L, 1);
   return fn(L);
 }
@@ -649,6 +688,8 @@ int luaopen_pcaprun_pcap(lua_State *L) {
   lua_setfield(L, -2, "__tostring");
   lua_pushcfunction(L, capture_eq);
   lua_setfield(L, -2, "__eq");
+  lua_pushcfunction(L, capture_gc);
+  lua_setfield(L, -2, "__gc");
   luaL_newlib(L, methods);
   lua_setfield(L, -2, "methods");
   lua_pop(L, 1);

@@ -22,9 +22,11 @@ rt_task *l_current_task(lua_State *L, const char *fname) {
 /* Seconds (API time) to milliseconds; nil or absent -> -1 (no deadline). Raises on bad values. */
 int64_t l_opt_timeout(lua_State *L, int idx, const char *what) {
   if (lua_isnoneornil(L, idx)) return -1;
-  double s = luaL_checknumber(L, idx);
-  if (!(s >= 0) || !isfinite(s)) luaL_error(L, "%s must be a number of seconds >= 0 (got %f)", what, s);
-  return (int64_t)rt_api_ms(rt_from_lua(L), s);
+  int isnum;
+  double s = lua_tonumberx(L, idx, &isnum);
+  if (!isnum || !(s >= 0))
+    luaL_error(L, "%s must be a number of seconds >= 0 (math.huge: none), got %s", what, luaL_tolstring(L, idx, NULL));
+  return s == HUGE_VAL ? -1 : (int64_t)rt_api_ms(rt_from_lua(L), s);
 }
 
 /* task.spawn([name,] fn, ...) -> task: runs fn(...) as a new task after the caller next waits or

@@ -123,8 +123,9 @@ static void finish(rt_call *c, int rc) {
   else rt_wait_done(&c->w, rc);
 }
 
-static void fail(rt_call *c, int rc, const char *fmt, const char *arg) {
-  snprintf(c->message, sizeof c->message, fmt, arg);
+/* Finishes with message (which may be c->message itself). */
+static void fail(rt_call *c, int rc, const char *message) {
+  if (message != c->message) snprintf(c->message, sizeof c->message, "%s", message);
   finish(c, rc);
 }
 
@@ -241,7 +242,7 @@ static void advance(rt_call *c) {
       if (which == HOLD_GATE && c->preempt) preempt(c);
       return;
     }
-    fail(c, rc, "%s", "too many calls are waiting for this account's limits (see --max-waiters)");
+    fail(c, rc, "too many calls are waiting for this account's limits (see --max-waiters)");
     return;
   }
   send_request(c);
@@ -318,7 +319,7 @@ static void send_request(rt_call *c) {
   int rc = build_request(c);
   if (rc == 0) rc = rt_http_start(c->acct->rt->http, &c->req);
   if (rc) {
-    fail(c, rc, "%s", rc == RT_ENOMEM ? "out of memory" : c->message[0] ? c->message : rt_strerror(rc));
+    fail(c, rc, rc == RT_ENOMEM ? "out of memory" : c->message[0] ? c->message : rt_strerror(rc));
     return;
   }
   c->phase = PH_SEND;
@@ -332,7 +333,7 @@ static void on_backoff(uv_timer_t *t) { advance(t->data); }
 static void retry_ms(rt_call *c, uint64_t ms) {
   if (!c->timer) {
     c->timer = malloc(sizeof *c->timer);
-    if (!c->timer) { fail(c, RT_ENOMEM, "%s", "out of memory"); return; }
+    if (!c->timer) { fail(c, RT_ENOMEM, "out of memory"); return; }
     uv_timer_init(c->acct->rt->loop, c->timer);
     c->timer->data = c;
   }
@@ -546,6 +547,10 @@ static int sub_answer(rt_call *c, const json_t *result) {
         snprintf(c->message, sizeof c->message, "full captures are delivered to their bucket, not downloaded");
         return RT_ESTATE;
       }
+      if (info.status == RT_ST_FAILED) {
+        snprintf(c->message, sizeof c->message, "capture failed: it has no file to download");
+        return RT_ESTATE;
+      }
       if (info.status != RT_ST_SUCCESS && info.status != RT_ST_COMPLETE) {
         snprintf(c->message, sizeof c->message, "capture is %s, not ready: wait for it first", info.status_raw);
         return RT_ESTATE;
@@ -553,6 +558,10 @@ static int sub_answer(rt_call *c, const json_t *result) {
       return RT_EAGAIN;
     }
     /* stop was refused: fine if the capture no longer runs */
+    if (info.type == RT_CAP_SIMPLE) {
+      snprintf(c->message, sizeof c->message, "only full captures can be stopped");
+      return RT_ESTATE;
+    }
     if (!rt_status_holds_slot(info.status)) { c->cap = cap; return 0; }
     return RT_EAPI;
   }
@@ -631,7 +640,7 @@ static void on_http_done(rt_http_req *r) {
   if (c->held & HOLD_API) { rt_window_commit(&a->api); c->held &= ~(unsigned)HOLD_API; }
   if (r->ratelimit_left == 0 && r->ratelimit_reset > 0)
     rt_window_pause(&a->api, rt_now_ms(rt) + rt_api_ms(rt, r->ratelimit_reset));
-  c->http_status = r->status;
+  if (!(c->sub == SUB_VERIFY && c->kind == RT_CALL_STOP)) c->http_status = r->status; /* the stop's answer counts */
   c->retry_after = r->retry_after;
   int sub = c->sub, kind = sub == SUB_VERIFY || sub == SUB_RESUME ? RT_CALL_GET : sub ? RT_CALL_LIST : c->kind;
 
@@ -694,8 +703,6 @@ static void on_http_done(rt_http_req *r) {
   } else if (kind == RT_CALL_STOP && st >= 400 && st < 500) {
     c->sub = SUB_VERIFY; /* PCAPS-API.md U12: re-read; a finished capture needs no stop */
     advance(c);
-  } else if (sub == SUB_VERIFY) {
-    finish(c, RT_EAPI);
   } else {
     finish(c, st == 404 ? RT_ENOTFOUND : RT_EAPI);
   }

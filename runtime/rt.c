@@ -25,8 +25,9 @@ uint64_t rt_now_ms(rt_runtime *rt) {
 }
 
 uint64_t rt_api_ms(const rt_runtime *rt, double api_seconds) {
-  if (api_seconds <= 0) return 0;
-  return (uint64_t)ceil(api_seconds * 1000.0 * rt->opt.time_scale);
+  if (!(api_seconds > 0)) return 0;
+  double ms = ceil(api_seconds * 1000.0 * rt->opt.time_scale);
+  return ms < 1e15 ? (uint64_t)ms : (uint64_t)1e15; /* 31,000 years: forever, without overflow */
 }
 
 double rt_ms_api(const rt_runtime *rt, uint64_t ms) { return (double)ms / 1000.0 / rt->opt.time_scale; }
