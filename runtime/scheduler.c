@@ -134,7 +134,8 @@ void rt_sched_cancel_all(rt_runtime *rt) {
   RT_LIST_EACH(it, &rt->live) rt_task_cancel(RT_CONTAINER(it, rt_task, live));
 }
 
-/* An error value whose code is `code` (CANCELED: a cancel unwinding; EXIT: os.exit). */
+/* An error value whose code is `code` (CANCELED: a cancel unwinding; EXIT: os.exit; USAGE: a
+ * script's bad arguments, which end the run with status 2 and no traceback). */
 static int is_error_code(lua_State *L, int idx, const char *code) {
   int is = 0;
   if (lua_type(L, idx) == LUA_TTABLE) {
@@ -206,12 +207,19 @@ static void finish(rt_task *t, int status, int nres) {
   rt->tasks_alive--;
   rt_list_unlink(&t->live);
   if (t->state == RT_TASK_FAILED) {
-    lua_getiuservalue(L, -1, 3);
-    report_failure(t, lua_tostring(L, -1), 0);
-    lua_pop(L, 1);
+    lua_getiuservalue(L, -1, 2);
+    int usage = t == rt->main_task && is_error_code(L, -1, "USAGE"); /* pcaprun.args: bad arguments */
+    if (usage) {
+      lua_getfield(L, -1, "message");
+      fprintf(stderr, "%s\n", lua_tostring(L, -1));
+      lua_pop(L, 1);
+    }
+    lua_getiuservalue(L, -2, 3);
+    if (!usage) report_failure(t, lua_tostring(L, -1), 0);
+    lua_pop(L, 2);
     if (t != rt->main_task) rt_list_push(&rt->failed, &t->runq); /* anchored until joined */
     if (t == rt->main_task) {
-      rt->exit_code = 1;
+      rt->exit_code = usage ? 2 : 1;
       rt_sched_cancel_all(rt);
     }
   }

@@ -10,7 +10,15 @@
 -- (--bucket-dir sets opt.bucket_dir). The command line beats the environment, which beats the
 -- default. Types: "string" (default), "number", "list" (comma-separated, empty items dropped),
 -- "boolean" (a bare --flag). `--help` prints the usage and the options and returns nil.
+-- Bad arguments raise a USAGE error value: uncaught in the main task, pcaprun prints its
+-- message (no traceback) and exits with status 2.
+local perror = require "pcaprun.error"
+
 local M = {}
+
+local function bad_usage(fmt, ...)
+  error(perror.new { code = "USAGE", message = fmt:format(...) }, 0)
+end
 
 local CONVERT = {}
 
@@ -18,7 +26,7 @@ function CONVERT.string(v) return v end
 
 function CONVERT.number(v, name)
   local n = tonumber(v)
-  if not n then error(("option --%s: expected a number, got '%s'"):format(name, v), 0) end
+  if not n then bad_usage("option --%s: expected a number, got '%s'", name, v) end
   return n
 end
 
@@ -31,7 +39,7 @@ end
 function CONVERT.boolean(v, name)
   if v == true or v == "1" or v == "true" or v == "yes" then return true end
   if v == false or v == "0" or v == "false" or v == "no" or v == "" then return false end
-  error(("option --%s: expected true or false, got '%s'"):format(name, tostring(v)), 0)
+  bad_usage("option --%s: expected true or false, got '%s'", name, tostring(v))
 end
 
 local function flag(key) return (key:gsub("_", "-")) end
@@ -66,17 +74,17 @@ function M.parse(argv, spec, usage)
     end
     local name, value = a:match("^%-%-([%w_-]+)=(.*)$")
     name = name or a:match("^%-%-([%w_-]+)$")
-    if not name then error(("unexpected argument '%s' (try --help)"):format(a), 0) end
+    if not name then bad_usage("unexpected argument '%s' (try --help)", a) end
     local key = name:gsub("-", "_")
     local o = spec[key]
-    if not o then error(("unknown option --%s (try --help)"):format(name), 0) end
+    if not o then bad_usage("unknown option --%s (try --help)", name) end
     if value == nil then
       if o.type == "boolean" then
         value = true
       else
         i = i + 1
         value = argv[i]
-        if value == nil then error(("option --%s needs a value"):format(name), 0) end
+        if value == nil then bad_usage("option --%s needs a value", name) end
       end
     end
     given[key] = value
