@@ -16,7 +16,9 @@ Run it
     pcaprun scripts/multi_colo_campaign.lua --bucket 's3://my-bucket/pcaps?region=us-east-1'
 
   Without a local mirror of the bucket (--bucket-dir), full captures stay in the bucket and
-  the manifest records their object URIs (status "delivered").
+  the manifest records their object URIs (status "delivered"). The bucket must be validated
+  for full captures: the campaign registers and validates it when the mirror shows the
+  challenge file; otherwise run scripts/register_bucket.lua once first.
 
 Options (environment variables in brackets): see --help.
 Exit status: 0 when every target is complete, 1 otherwise.

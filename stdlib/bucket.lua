@@ -7,6 +7,10 @@
 -- directory under --emulate.
 local emulator = require "pcaprun.emulator"
 local fs = require "pcaprun.fs"
+local log = require "pcaprun.log"
+local pcap = require "pcaprun.pcap"
+local perror = require "pcaprun.error"
+local task = require "pcaprun.task"
 
 local M = {}
 
@@ -59,6 +63,78 @@ function M.objects(mirror, uri, id)
     end
   end
   return found
+end
+
+--- bucket.challenge(mirror, uri, filename) -> contents | nil: the ownership challenge file
+-- Cloudflare wrote into the bucket, read from the local mirror.
+function M.challenge(mirror, uri, filename)
+  local b = mirror and M.parse(uri)
+  if not b or type(filename) ~= "string" or filename:find("/", 1, true) then return nil end
+  local f = io.open(("%s/%s%s/%s"):format(mirror, b.bucket, b.path ~= "" and ("/" .. b.path) or "", filename))
+  if not f then return nil end
+  local text = f:read("a")
+  f:close()
+  return text
+end
+
+-- The account's ownership record for uri, the newest first: nil when there is none.
+local function record(uri)
+  local list, err = pcap.buckets.list()
+  if not list then return nil, err end
+  local best
+  for _, r in ipairs(list) do
+    local newer = not best or (r.submitted or "") > (best.submitted or "")
+    if r.destination_conf == uri and newer then best = r end
+  end
+  return best or false
+end
+
+--- bucket.ensure(uri [, {mirror =, challenge =, wait = 900}]) -> true | nil, err
+-- Full captures need a bucket whose ownership the account has validated (PCAPS-API.md §8).
+-- True when the ownership list shows uri validated. Otherwise registers it (Cloudflare writes a
+-- challenge file into the bucket) and validates it with `challenge` (the file's contents) or,
+-- when the local mirror holds the file, with what it holds; then waits (up to `wait` API
+-- seconds) while Cloudflare verifies. Without either: nil, err (BUCKET_NOT_VALIDATED) naming
+-- the challenge file and how to validate. When
+-- the list itself fails (a token without the permission, say) it logs a warning and returns
+-- true: the create will say what is wrong.
+function M.ensure(uri, opts)
+  opts = opts or {}
+  local shown = M.redact(uri)
+  local r, err = record(uri)
+  if r == nil then
+    log.warn("bucket: cannot check the bucket's ownership; trying anyway",
+             { bucket = shown, error = tostring(err) })
+    return true
+  end
+  if r and r.status == "success" then return true end
+  if not r or r.status == "failed" then
+    log.info("bucket: registering the bucket for full captures", { bucket = shown })
+    r, err = pcap.buckets.add(uri)
+    if not r then return nil, err end
+  end
+  if r.status == "pending" and (r.validated or "") == "" then
+    local challenge = opts.challenge or M.challenge(M.mirror(opts.mirror), uri, r.filename)
+    if not challenge then
+      local how = "validate with `pcaprun scripts/register_bucket.lua --bucket '%s' --challenge CONTENTS` "
+        .. "(the file's contents), or give --bucket-dir a local copy of the bucket"
+      return nil, perror.new { code = "BUCKET_NOT_VALIDATED",
+        message = ("bucket %s is not validated for full captures: Cloudflare wrote the challenge file %s "
+                   .. "into it; " .. how):format(shown, tostring(r.filename), shown) }
+    end
+    r, err = pcap.buckets.validate(uri, challenge)
+    if not r then return nil, err end
+  end
+  local deadline = task.now() + (opts.wait or 900)
+  while r and r.status == "pending" and task.now() < deadline do
+    log.info("bucket: waiting for Cloudflare to verify the bucket's ownership", { bucket = shown })
+    task.sleep(30)
+    r, err = record(uri)
+    if r == nil then return nil, err end
+  end
+  if r and r.status == "success" then return true end
+  return nil, perror.new { code = "BUCKET_NOT_VALIDATED",
+    message = ("bucket %s: ownership %s"):format(shown, r and r.status or "record gone") }
 end
 
 return M

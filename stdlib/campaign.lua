@@ -361,6 +361,7 @@ end
 
 local function capture_target(c, t)
   if resume(c, t, c.previous[t.key]) then return true end
+  if t._dest and c.unusable[t._dest] then return nil, c.unusable[t._dest] end
   if journal.path() then
     -- The journal knows each attempt that went out, also those a killed run never wrote down:
     -- the first one whose capture did not fail goes on under its intent (the runtime adopts
@@ -496,6 +497,16 @@ function M.run(decl)
   if not made then error("campaign.run: cannot create " .. c.dir .. ": " .. tostring(err), 2) end
   save(c)
   log.info("campaign: starting", { campaign = c.name, targets = #c.targets, dir = c.dir })
+  -- Full captures need a validated bucket: make sure of it first (registering it when the mirror
+  -- can answer the challenge), so that a bucket that cannot be used fails its targets at once.
+  c.unusable = {}
+  for _, t in ipairs(c.targets) do
+    local p = c.previous[t.key]
+    if t._dest and c.unusable[t._dest] == nil and not (p and DONE[p.status]) then
+      local usable, why = bucket.ensure(t._dest, { mirror = c.mirror })
+      c.unusable[t._dest] = not usable and group.as_error(why) or false
+    end
+  end
   local g = group.new { name = c.name, cancel_on_failure = c.on_error == "stop" }
   for _, t in ipairs(c.targets) do g:spawn(c.name .. " " .. t.key, run_target, c, t) end
   local waited, werr = pcall(g.wait, g)

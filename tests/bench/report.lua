@@ -102,10 +102,11 @@ row("start-up, ms: pcaprun -e '' (vs lua5.4 -e '')", median(up) * 1000, median(u
 -- 6. The journal
 raw.journal = {}
 for _, w in ipairs { "campaign", "raw" } do
-  local none, disk = column(("journal_%s_none.txt"):format(w), 1), column(("journal_%s_disk.txt"):format(w), 1)
-  raw.journal[w] = { none = none, disk = disk, shm = column(("journal_%s_shm.txt"):format(w), 1) }
-  row(("journal: %s API calls/s (vs no journal)"):format(w == "raw" and "bare create/wait/download" or "campaign"),
-      median(disk), median(none))
+  local function runs(mode) return column(("journal_%s_%s.txt"):format(w, mode), 1) end
+  local none, disk = runs("none"), runs("disk")
+  raw.journal[w] = { none = none, disk = disk, shm = runs("shm") }
+  local label = w == "raw" and "bare create/wait/download" or "campaign"
+  row(("journal: %s API calls/s (vs no journal)"):format(label), median(disk), median(none))
 end
 
 -- The table

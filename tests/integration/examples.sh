@@ -60,10 +60,14 @@ t "a second campaign run exits 0" "[ $code = 0 ]"
 t "and creates no capture" "grep -q 'targets complete' '$tmp/multi_colo_campaign.out' && \
   ! grep -q 'capture created' '$tmp/multi_colo_campaign.err'"
 
-# An endpoint named by CLOUDFLARE_*: options from the environment, the bucket's mirror too.
+run_example register_bucket
+t "register_bucket: exits 0" "[ $code = 0 ] && grep -q 'is validated for full captures' '$tmp/register_bucket.out'"
+
+# An endpoint named by CLOUDFLARE_*: options from the environment, the bucket's mirror too. It
+# keeps bucket ownership strict, as Cloudflare does: the campaigns register the bucket and
+# answer the challenge from the mirror before their first full capture.
 mkdir -p "$tmp/endpoint"
-start_emulator "$tmp" --time-scale 0.01 --bucket-dir "$tmp/endpoint/buckets" --token secret-token \
-  --config '{"auto_validate_buckets":true}'
+start_emulator "$tmp" --time-scale 0.01 --bucket-dir "$tmp/endpoint/buckets" --token secret-token
 export CLOUDFLARE_BASE_URL=$EMU_URL CLOUDFLARE_API_TOKEN=secret-token \
   CLOUDFLARE_ACCOUNT_ID=0123456789abcdef0123456789abcdef \
   PCAPRUN_BUCKET='s3://my-bucket/pcaps?region=us-east-1' PCAPRUN_BUCKET_DIR=$tmp/endpoint/buckets \
@@ -78,5 +82,17 @@ t "the outputs went to PCAPRUN_OUT" "[ -f '$tmp/endpoint/out/edge-demo/manifest.
   [ -f '$tmp/endpoint/out/edge-demo/SJC/'*.pcap ] && [ -d '$tmp/endpoint/out/recurring' ]"
 t "the endpoint saw no violation" \
   "curl -sf '$EMU_ADMIN/stats' | tr -d ' \n' | grep -q '\"violations\":{[^}]*\"total\":0}'"
+
+# A bucket without a local copy: register_bucket says which challenge file to read, then takes
+# its contents.
+other='s3://other-bucket/p?region=us-east-1'
+(cd "$tmp/endpoint" && PCAPRUN_BUCKET_DIR= "$PCAPRUN" "$PCAPRUN_SRC/scripts/register_bucket.lua" --bucket "$other") \
+  >"$tmp/endpoint/register.out" 2>&1
+code=$?
+file=$(grep -o 'ownership-challenge-[0-9a-f]*\.txt' "$tmp/endpoint/register.out" | head -1)
+t "register_bucket without the challenge: exit 1, names the challenge file" "[ $code = 1 ] && [ -n '$file' ]"
+(cd "$tmp/endpoint" && "$PCAPRUN" "$PCAPRUN_SRC/scripts/register_bucket.lua" --bucket "$other" \
+  --challenge "$(cat "$tmp/endpoint/buckets/other-bucket/p/$file" 2>/dev/null)") >>"$tmp/endpoint/register.out" 2>&1
+t "register_bucket with the file's contents: validated" "[ $? = 0 ] || { cat '$tmp/endpoint/register.out'; false; }"
 t "the token never appears in outputs" "! grep -rq secret-token '$tmp/endpoint/out' '$tmp/endpoint'/*.out"
 exit $fail

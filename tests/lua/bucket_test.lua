@@ -45,4 +45,28 @@ T.case("mirror and objects", function()
   T.rmtree(dir)
 end)
 
+T.case("ensure: registers the bucket and answers the challenge from the mirror", function()
+  emulator.configure { auto_validate_buckets = false }
+  local uri = "s3://ensure-test/pcaps?region=us-east-1"
+  local n0 = emulator.stats().requests.total
+  T.eq(bucket.ensure(uri), true, "a new bucket is registered and validated")
+  T.eq(emulator.stats().requests.total - n0, 3, "list, add, validate")
+  local own = require("pcaprun.pcap").buckets.list()
+  T.eq(own[1].destination_conf == uri and own[1].status, "success", "the ownership list shows it validated")
+  n0 = emulator.stats().requests.total
+  T.eq(bucket.ensure(uri), true, "an already validated bucket")
+  T.eq(emulator.stats().requests.total - n0, 1, "costs one list")
+  emulator.configure { auto_validate_buckets = true }
+end)
+
+T.case("ensure: without the challenge file, says which file and how to validate", function()
+  emulator.configure { auto_validate_buckets = false }
+  local ok, err = bucket.ensure("s3://no-mirror/x?region=us-east-1", { mirror = T.tmpdir() })
+  T.eq(ok, nil, "not usable")
+  T.eq(err.code, "BUCKET_NOT_VALIDATED", "code")
+  T.match(err.message, "ownership%-challenge%-%x+%.txt", "names the challenge file")
+  T.match(err.message, "register_bucket%.lua", "says how to validate")
+  emulator.configure { auto_validate_buckets = true }
+end)
+
 T.done()

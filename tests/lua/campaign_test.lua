@@ -98,13 +98,15 @@ T.case("resume: a second run skips what is complete and redoes what is missing",
   T.no_violations()
 end)
 
--- A second bucket the account never validated: creates there fail with HTTP 400, at once.
+-- A second bucket the account cannot validate (Cloudflare refuses the challenge pcaprun reads
+-- from the mirror): its targets fail at once, without a create.
 emulator.configure { auto_validate_buckets = false }
 local own = assert(pcap.buckets.add(BUCKET))
 assert(pcap.buckets.validate(BUCKET, own.filename))
 local UNVALIDATED = "s3://not-validated/x?region=us-east-1"
 
 T.case("partial failure with on_error = continue", function()
+  emulator.configure { challenge_mode = "filename", validate_mismatch_error = true }
   local r = campaign.run {
     name = "partial", out = OUT, bucket = BUCKET,
     targets = {
@@ -113,6 +115,7 @@ T.case("partial failure with on_error = continue", function()
       { name = "sampled", type = "simple", time_limit = 10, packet_limit = 100 },
     },
   }
+  emulator.configure { challenge_mode = "either", validate_mismatch_error = false }
   T.eq(r.status, "partial", "status")
   T.eq(r.ok, false, "ok")
   local t = by_key(r)
@@ -120,13 +123,12 @@ T.case("partial failure with on_error = continue", function()
   T.eq(t["target/sampled"].status, "complete", "the simple capture")
   local bad = t["target/bad"]
   T.eq(bad.status, "failed", "the bad target")
-  T.eq(bad.attempts, 1, "a 400 is not retried")
+  T.eq(bad.attempts, 0, "no create was sent")
   T.eq(bad.error.code, "API_ERROR", "error code")
   T.eq(bad.error.http_status, 400, "HTTP status")
-  T.match(bad.error.message, "not a validated bucket", "the API's message")
-  T.eq(#bad.errors, 1, "one error recorded")
+  T.eq(bad.error.op, "pcap.buckets.validate", "the operation that failed")
   T.eq(r.error.code, "API_ERROR", "result.error is the first target error")
-  T.match(r:summary(), "target/bad +failed .*API_ERROR: destination_conf is not a validated", "summary")
+  T.match(r:summary(), "target/bad +failed .*API_ERROR: ", "summary")
   T.eq(T.valid_pcaps(r.dir), 2, "the good targets' files")
   T.eq(json.read(r.manifest).status, "partial", "manifest status")
   T.no_violations()
@@ -190,6 +192,22 @@ T.case("no copy in the bucket mirror: the object's URI is recorded", function()
   T.eq(t.object, "s3://pcaprun-test/campaigns/pcap_" .. t.id .. ".pcap", "object URI")
   T.match(t.note, "bucket mirror", "note")
   T.eq(#t.files, 0, "no local file")
+  T.rmtree(empty)
+end)
+
+T.case("a bucket that cannot be validated fails its full targets before any is created", function()
+  emulator.configure { auto_validate_buckets = false }
+  local empty, full0 = T.tmpdir(), created("full")
+  local r = campaign.run { name = "unvalidated", out = OUT, bucket = "s3://not-mine/x?region=us-east-1",
+                           bucket_dir = empty, full = { colos = { "ORD", "SJC" }, time_limit = 10 },
+                           sample = { time_limit = 5, packet_limit = 10 } }
+  local t = by_key(r)
+  T.eq(r.status, "partial", "the sampled capture still ran")
+  T.eq(t["full/ORD"].status, "failed", "full target failed")
+  T.eq(t["full/ORD"].error.code, "BUCKET_NOT_VALIDATED", "with the reason")
+  T.eq(t["full/SJC"].attempts, 0, "and was never attempted")
+  T.eq(created("full"), full0, "no full capture was created")
+  emulator.configure { auto_validate_buckets = true }
   T.rmtree(empty)
 end)
 

@@ -102,8 +102,8 @@ check.eq(emulator.stats().requests.total - n0, 1, "auth errors are not retried")
 
 -- a capture object calls with the credentials of the client that returned it
 emulator.configure{ token = "token-b" }
-local b = pcap.client{ base_url = emulator.url(), account_id = pcap.default().account_id, token = "token-b" }
-local fb = assert(b:get(f.id))
+local cb = pcap.client{ base_url = emulator.url(), account_id = pcap.default().account_id, token = "token-b" }
+local fb = assert(cb:get(f.id))
 check.ok(fb == f, "the same capture, from another client")
 check.eq(fb:refresh(), fb, "its methods use that client's token")
 local fr, frerr = f:refresh()
@@ -111,9 +111,10 @@ check.fails("API_ERROR", fr, frerr, "the first object keeps the default client's
 emulator.configure{ token = "" }
 
 -- client options: typos and empty values raise (they would fall back to the environment)
-check.ok(not pcall(pcap.client, { tokn = "x", base_url = emulator.url(), account_id = "ab" }), "unknown client option")
-check.ok(not pcall(pcap.client, { token = "", base_url = emulator.url(), account_id = "ab" }), "empty token")
-check.ok(not pcall(pcap.client, { token = "t", base_url = emulator.url(), account_id = "" }), "empty account id")
+local url = emulator.url()
+check.ok(not pcall(pcap.client, { tokn = "x", base_url = url, account_id = "ab" }), "unknown client option")
+check.ok(not pcall(pcap.client, { token = "", base_url = url, account_id = "ab" }), "empty token")
+check.ok(not pcall(pcap.client, { token = "t", base_url = url, account_id = "" }), "empty account id")
 
 -- http:// is refused for anything but loopback; missing credentials raise
 check.ok(not pcall(pcap.client,
@@ -140,8 +141,8 @@ check.ok(pcap.download(rid, out .. "/raw.pcap") ~= nil, "and works once it is re
 -- when this run did not know it (the stop is refused, the capture re-read)
 local zero = ("0"):rep(32)
 for _, op in ipairs { "get", "stop" } do
-  local v, e = pcap[op](zero)
-  check.fails("NOT_FOUND", v, e, "pcap." .. op .. " of an unknown id")
+  local res, e = pcap[op](zero)
+  check.fails("NOT_FOUND", res, e, "pcap." .. op .. " of an unknown id")
 end
 local dn, dnerr = pcap.download(zero, out .. "/none.pcap")
 check.fails("NOT_FOUND", dn, dnerr, "pcap.download of an unknown id")
@@ -158,9 +159,10 @@ check.fails("IO", io1, ioerr, "an impossible path")
 check.match(ioerr and ioerr.message or "", "/proc/none/x.pcap", "the error names the path")
 
 -- options name themselves when wrong
-for opt, v in pairs { timeout = "x", priority = 1.5, intent = 7 } do
-  local ok, e = pcall(pcap.create, { type = "simple", time_limit = 1, packet_limit = 1 }, { [opt] = v })
-  check.ok(not ok and tostring(e):find(opt, 1, true), ("a bad '%s' option is named: %s"):format(opt, tostring(e)))
+for opt, badval in pairs { timeout = "x", priority = 1.5, intent = 7 } do
+  local ok, e = pcall(pcap.create, { type = "simple", time_limit = 1, packet_limit = 1 }, { [opt] = badval })
+  check.ok(not ok and tostring(e):find(opt, 1, true),
+           ("a bad '%s' option is named: %s"):format(opt, tostring(e)))
 end
 
 check.eq(emulator.stats().violations.total, 0, "no limit or protocol violations")
