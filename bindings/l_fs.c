@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <stdlib.h>
 #include <errno.h>
+#include <limits.h>
 #include <lauxlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -56,6 +57,15 @@ static int l_stat(lua_State *L) {
   lua_setfield(L, -2, "mtime");
   lua_pushstring(L, S_ISREG(st.st_mode) ? "file" : S_ISDIR(st.st_mode) ? "directory" : "other");
   lua_setfield(L, -2, "type");
+  return 1;
+}
+
+/* fs.realpath(path) -> absolute path (symlinks resolved) | nil, message. [-1, +1|2, m] */
+static int l_realpath(lua_State *L) {
+  const char *p = luaL_checkstring(L, 1);
+  char abs[PATH_MAX];
+  if (!realpath(p, abs)) return fs_fail(L, "realpath", p);
+  lua_pushstring(L, abs);
   return 1;
 }
 
@@ -110,7 +120,7 @@ static int l_check_pcap(lua_State *L) {
 
 int luaopen_pcaprun_fs(lua_State *L) {
   static const luaL_Reg fns[] = {{"mkdir", l_mkdir}, {"write", l_write}, {"copy", l_copy},
-                                 {"stat", l_stat}, {"remove", l_remove}, {"list", l_list},
+                                 {"stat", l_stat}, {"remove", l_remove}, {"list", l_list}, {"realpath", l_realpath},
                                  {"check_pcap", l_check_pcap}, {NULL, NULL}};
   luaL_newlib(L, fns);
   return 1;

@@ -294,9 +294,12 @@ local function finish(c, t, cap)
   return true
 end
 
--- The intent of a target's attempt n: the same for a rerun of the same declaration, different
--- when the target's spec changed (its fingerprint).
-local function intent_of(c, t, n) return intent.of(c.name, t.key .. "@" .. t.fingerprint, n) end
+-- The intent of a target's attempt n: the same for a rerun of the same declaration into the same
+-- directory, different when the target's spec changed (its fingerprint) or the output went
+-- elsewhere (another directory is another campaign).
+local function intent_of(c, t, n)
+  return intent.of(c.name, t.key .. "@" .. t.fingerprint .. "@" .. c.realdir, n)
+end
 
 local function attempt(c, t)
   t.attempts = t.attempts + 1
@@ -495,6 +498,7 @@ function M.run(decl)
   c.started, c.status = task.now(), "running"
   local made, err = fs.mkdir(c.dir)
   if not made then error("campaign.run: cannot create " .. c.dir .. ": " .. tostring(err), 2) end
+  c.realdir = assert(fs.realpath(c.dir))
   save(c)
   log.info("campaign: starting", { campaign = c.name, targets = #c.targets, dir = c.dir })
   -- Full captures need a validated bucket: make sure of it first (registering it when the mirror

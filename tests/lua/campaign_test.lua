@@ -211,6 +211,17 @@ T.case("a bucket that cannot be validated fails its full targets before any is c
   T.rmtree(empty)
 end)
 
+T.case("the same campaign into another directory is another campaign (new intents)", function()
+  local decl = { name = "elsewhere", bucket = BUCKET, sample = { time_limit = 5, packet_limit = 10 } }
+  local simple0 = created("simple")
+  for _, dir in ipairs { OUT .. "/here", OUT .. "/there" } do
+    decl.out = dir
+    T.eq(campaign.run(decl).status, "complete", "complete in " .. dir)
+  end
+  T.eq(created("simple") - simple0, 2, "each directory got its own capture")
+  T.no_violations() -- the emulator counts a reused intent as a duplicate create
+end)
+
 T.case("declaration mistakes raise at once, naming the field and the rule", function()
   local before = emulator.stats().requests.total
   local function raises(decl, pattern)
