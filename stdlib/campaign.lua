@@ -328,7 +328,7 @@ local function resume(c, t, p)
       if not fs.check_pcap(c.dir .. "/" .. f.path) then return false end
     end
     for _, k in ipairs { "id", "submitted", "files", "object", "packets", "bytes", "status" } do
-      t[k] = p[k]
+      t[k] = math.tointeger(p[k]) or p[k] -- counts come back from JSON as floats
     end
     t.reused = true
     return true

@@ -59,6 +59,7 @@ run_example multi_colo_campaign
 t "a second campaign run exits 0" "[ $code = 0 ]"
 t "and creates no capture" "grep -q 'targets complete' '$tmp/multi_colo_campaign.out' && \
   ! grep -q 'capture created' '$tmp/multi_colo_campaign.err'"
+t "its summary still counts packets in integers" "grep -Eq 'complete +1200 ' '$tmp/multi_colo_campaign.out'"
 
 run_example register_bucket
 t "register_bucket: exits 0" "[ $code = 0 ] && grep -q 'is validated for full captures' '$tmp/register_bucket.out'"
