@@ -28,7 +28,7 @@ static const char schema[] =
   "  UNIQUE(base_url, account_id));"
   "CREATE TABLE intents("
   "  account INTEGER NOT NULL, intent TEXT NOT NULL, type TEXT NOT NULL,"
-  "  spec TEXT NOT NULL,"                    /* the body, destination_conf redacted */
+  "  spec TEXT NOT NULL,"                    /* the body, destination_conf's credentials redacted */
   "  first_sent REAL NOT NULL, owner TEXT, orphaned REAL, capture_id TEXT,"
   "  PRIMARY KEY(account, intent)) WITHOUT ROWID;"
   "CREATE TABLE captures("
@@ -398,13 +398,14 @@ rt_journal *rt_journal_of(rt_account *a) {
 
 static const char *type_name(int type) { return type == RT_CAP_FULL ? "full" : "simple"; }
 
-/* The request body as journaled: compact, keys sorted, destination_conf redacted. */
+/* The request body as journaled: compact, keys sorted, destination_conf's credentials redacted
+ * (its other parameters stay: another region is another capture request). */
 static char *journal_spec(const json_t *body) {
   json_t *copy = json_copy((json_t *)body);
   const char *dest = json_string_value(json_object_get(copy, "destination_conf"));
   if (copy && dest) {
     char red[2048];
-    json_object_set_new(copy, "destination_conf", json_string(rt_spec_redact_destination(dest, red, sizeof red)));
+    json_object_set_new(copy, "destination_conf", json_string(rt_spec_redact_secrets(dest, red, sizeof red)));
   }
   char *text = copy ? json_dumps(copy, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
   json_decref(copy);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 void rt_spec_rules_client(rt_spec_rules *r) {
   *r = (rt_spec_rules){.max_time_limit_full = RT_TIME_LIMIT_FULL_MAX,
@@ -301,6 +302,34 @@ char *rt_spec_redact_destination(const char *uri, char *buf, size_t size) {
   if (keep + tail_len + 1 > size) keep = size > tail_len + 1 ? size - tail_len - 1 : 0;
   memcpy(buf, uri, keep);
   snprintf(buf + keep, size - keep, "%s", size - keep > tail_len ? tail : "");
+  return buf;
+}
+
+static int secret_param(const char *name, size_t len) {
+  static const char *const words[] = {"key", "secret", "token"};
+  for (size_t w = 0; w < 3; w++) {
+    size_t wl = strlen(words[w]);
+    for (size_t i = 0; i + wl <= len; i++)
+      if (strncasecmp(name + i, words[w], wl) == 0) return 1;
+  }
+  return 0;
+}
+
+char *rt_spec_redact_secrets(const char *uri, char *buf, size_t size) {
+  if (!buf || size == 0) return buf;
+  if (!uri) uri = "";
+  const char *q = strchr(uri, '?');
+  size_t n = (size_t)snprintf(buf, size, "%.*s", (int)(q ? (size_t)(q - uri + 1) : strlen(uri)), uri);
+  for (const char *p = q ? q + 1 : ""; *p && n < size;) {
+    size_t len = strcspn(p, "&");
+    const char *eq = memchr(p, '=', len);
+    if (eq && secret_param(p, (size_t)(eq - p)))
+      n += (size_t)snprintf(buf + n, size - n, "%.*s=<redacted>", (int)(eq - p), p);
+    else
+      n += (size_t)snprintf(buf + n, size - n, "%.*s", (int)len, p);
+    p += len;
+    if (*p == '&' && n < size) n += (size_t)snprintf(buf + n, size - n, "&"), p++;
+  }
   return buf;
 }
 

@@ -299,6 +299,17 @@ static void t_redact(void) {
   rt_spec_redact_destination("r2://b?secret=1", tiny, sizeof tiny);
   CHECK(strstr(tiny, "sec") == NULL && strlen(tiny) < sizeof tiny);
   CHECK(rt_spec_redact_destination("x", NULL, 0) == NULL);
+  /* for the journal: credentials go, what tells destinations apart stays */
+  char big[128];
+  CHECK_STR(rt_spec_redact_secrets("r2://b/p?account-id=a&access-key-id=k&secret-access-key=s", big, sizeof big),
+            "r2://b/p?account-id=a&access-key-id=<redacted>&secret-access-key=<redacted>");
+  CHECK_STR(rt_spec_redact_secrets("s3://b?region=us-east-1&X-Token=t", buf, sizeof buf),
+            "s3://b?region=us-east-1&X-Token=<redacted>");
+  CHECK_STR(rt_spec_redact_secrets("gs://b/dir", buf, sizeof buf), "gs://b/dir");
+  rt_spec_redact_secrets("r2://b?aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa=1&secret=TopSecretValue", small, sizeof small);
+  CHECK(strlen(small) < sizeof small && strstr(small, "Top") == NULL);
+  rt_spec_redact_secrets("r2://b?secret=TopSecretValue", buf, 20);
+  CHECK(strlen(buf) < 20 && strstr(buf, "Top") == NULL);
 }
 
 static void t_filter(void) {
