@@ -9,6 +9,7 @@
 #include "lerr.h"
 #include "log.h"
 #include "pcaps.h"
+#include <ctype.h>
 #include <lauxlib.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,6 +91,11 @@ static l_client *open_client(lua_State *L, int opts) {
     luaL_error(L, "no account id: set CLOUDFLARE_ACCOUNT_ID (or pass account_id), or run with --emulate");
   if (strlen(account) > 32 || strspn(account, "0123456789abcdefABCDEF") != strlen(account))
     luaL_error(L, "account_id must be up to 32 hex digits");
+  char lower[33]; /* one account whatever its spelling: its limits are shared */
+  size_t i = 0;
+  for (; account[i]; i++) lower[i] = (char)tolower((unsigned char)account[i]);
+  lower[i] = 0;
+  account = lower;
   char h1[1024], h2[1024];
   const char *a1 = NULL, *a2 = NULL;
   if (token) {
@@ -451,13 +457,17 @@ static int l_create(lua_State *L) {
   return run_call(L, c, o.timeout, push_cap);
 }
 
-/* A capture id argument: a capture object or a 32-hex string. */
+/* A capture id argument: a capture object or a 32-hex string (lowercased, as the API spells ids). */
 static const char *check_id(lua_State *L, int idx) {
   l_capture *c = luaL_testudata(L, idx, CAPTURE_MT);
   if (c) return c->cap->id;
   const char *id = luaL_checkstring(L, idx);
   if (!rt_id_valid(id)) luaL_error(L, "bad capture id '%s' (expected 32 hex digits)", id);
-  return id;
+  char lower[33];
+  for (int i = 0; i < 33; i++) lower[i] = (char)tolower((unsigned char)id[i]);
+  lua_pushstring(L, lower);
+  lua_replace(L, idx);
+  return lua_tostring(L, idx);
 }
 
 static int simple_call(lua_State *L, l_client cl, int kind, const char *op, const char *id,

@@ -90,6 +90,9 @@ check.ok(task.now() - t0 < 30, "another account does not wait for this account's
 assert(c1:wait())
 check.ok(assert(other:list())[1] == c1, "lists are per account")
 check.ok(tostring(other):find("abab"), "tostring of a client")
+local upper = pcap.client{ base_url = emulator.url(), account_id = ("AB"):rep(16), token = "other-token" }
+check.eq(upper.account_id, other.account_id, "an account id in capitals is the same account (same limits)")
+check.ok(assert(upper:get(c1.id:upper())) == c1, "and a capture id in capitals the same capture")
 
 -- auth failures: Cloudflare's 403 / 10000, not retried
 emulator.configure{ token = "emulator" }
