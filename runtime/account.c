@@ -113,10 +113,11 @@ nomem:
 void rt_accounts_close(rt_runtime *rt) {
   RT_LIST_EACH(it, &rt->accounts) {
     rt_account *a = RT_CONTAINER(it, rt_account, link);
+    /* first the polls (calls the captures own), then the other calls, then the captures */
+    RT_LIST_EACH(ci, &a->captures) rt_capture_stop_polling(RT_CONTAINER(ci, rt_capture, link));
     RT_LIST_EACH(li, &a->calls) rt_call_free(RT_CONTAINER(li, rt_call, link));
     RT_LIST_EACH(ci, &a->captures) {
       rt_capture *c = RT_CONTAINER(ci, rt_capture, link);
-      rt_capture_stop_polling(c);
       rt_list_unlink(&c->link);
       json_decref(c->obj);
       rt_creds_unref(c->creds);
