@@ -50,9 +50,10 @@ int rt_task_spawn(lua_State *L, int nargs, const char *name) {
   luaL_checkstack(L, 4, NULL);
   rt_task *t = lua_newuserdatauv(L, sizeof *t, 3);
   memset(t, 0, sizeof *t);
-  luaL_setmetatable(L, TASK_MT);
   lua_State *co = lua_newthread(L);
+  if (!lua_checkstack(co, nargs + 1)) luaL_error(L, "too many arguments for a task (%d)", nargs);
   lua_setiuservalue(L, -2, 1);        /* handle.uv1 = coroutine: keeps it alive */
+  luaL_setmetatable(L, TASK_MT);
   lua_insert(L, -(nargs + 2));        /* handle fn args... */
   lua_xmove(L, co, nargs + 1);        /* fn and args move to the coroutine */
   *(rt_task **)lua_getextraspace(co) = t;

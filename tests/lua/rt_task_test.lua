@@ -71,6 +71,13 @@ task.cancel(twice)
 local ok2c, r2c = task.join(twice)
 check.ok(ok2c and r2c == "tidied", "canceled twice, the cleanup still waits and finishes")
 
+-- many arguments reach the task (its stack grows to hold them)
+for _, n in ipairs { 300, 100000 } do
+  local many = task.spawn(function(...) return select("#", ...) end, table.unpack({}, 1, n))
+  local okm, nm = task.join(many)
+  check.ok(okm and nm == n, n .. " arguments")
+end
+
 -- join with a timeout leaves the task running
 local slow = task.spawn(function() task.sleep(5) return 1 end)
 local none, terr = task.join(slow, 1)
