@@ -163,6 +163,23 @@ static void report_failure(rt_task *t, const char *traceback, int at_exit) {
   }
 }
 
+static int tolstring(lua_State *L) {
+  luaL_tolstring(L, 1, NULL);
+  return 1;
+}
+
+/* Pushes the text of the error value on top: its __tostring may raise or try to wait, so it runs
+ * protected (with a plain description if it fails). [-0, +1] */
+static const char *error_text(lua_State *L) {
+  lua_pushcfunction(L, tolstring);
+  lua_pushvalue(L, -2);
+  if (lua_pcall(L, 1, 1, 0) != LUA_OK || !lua_isstring(L, -1)) {
+    lua_pop(L, 1);
+    lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, -1));
+  }
+  return lua_tostring(L, -1);
+}
+
 /* Stores the outcome in the handle, closes the coroutine, wakes joiners. L's stack: handle on top. */
 static void finish(rt_task *t, int status, int nres) {
   rt_runtime *rt = t->rt;
@@ -181,10 +198,10 @@ static void finish(rt_task *t, int status, int nres) {
     lua_setiuservalue(L, -2, 2);
     t->state = RT_TASK_DONE;
   } else {
-    const char *msg = luaL_tolstring(co, -1, NULL); /* error value, then its text, on co */
-    luaL_traceback(L, co, msg, 0);
-    lua_pop(co, 1);
-    lua_xmove(co, L, 1);                            /* handle traceback err */
+    lua_xmove(co, L, 1);                            /* handle err (co is dead: no calls on it) */
+    luaL_traceback(L, co, error_text(L), 0);        /* handle err text traceback */
+    lua_remove(L, -2);
+    lua_insert(L, -2);                              /* handle traceback err */
     int quiet = (is_error_code(L, -1, "CANCELED") && t->canceled) || is_error_code(L, -1, "EXIT");
     t->state = quiet ? RT_TASK_CANCELED : RT_TASK_FAILED;
     lua_setiuservalue(L, -3, 2);
