@@ -652,7 +652,10 @@ static void on_http_done(rt_http_req *r) {
   }
   if (r->curl_code != CURLE_OK) {
     snprintf(c->message, sizeof c->message, "%s", r->errbuf[0] ? r->errbuf : curl_easy_strerror(r->curl_code));
-    if (r->sunk > 0) c->attempts = 0; /* a download that made progress resumes with a fresh budget */
+    if (c->offset > c->offset_best) { /* a download that got further resumes with a fresh budget */
+      c->offset_best = c->offset;
+      c->attempts = 0;
+    }
     transient(c, RT_ETRANSPORT, is_create(c) && !sub);
     return;
   }

@@ -147,6 +147,7 @@ struct rt_call {
   int fd;
   rt_pcapcheck check;
   uint64_t offset;          /* bytes of the file on disk */
+  uint64_t offset_best;     /* the most the file has held: progress is going past it */
 };
 
 /* ---- accounts (account.c) ---- */

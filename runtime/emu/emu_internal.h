@@ -80,7 +80,7 @@ typedef struct emu_config {
   double simple_duration, full_pending, conversion_pending, conversion_running, fail_rate;
   int stop_terminal_error;
   /* pcap files */
-  int link_type, gzip_downloads;
+  int link_type, gzip_downloads, ignore_range;
   long long simple_bytes;
   long long download_rate;     /* bytes per real second of each download, 0: as fast as it goes */
   /* buckets */

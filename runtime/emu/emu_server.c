@@ -362,7 +362,7 @@ static struct MHD_Response *file_response(emu_server *s, emu_reply *r, const cha
     goto fail;
   }
   uint64_t size = (uint64_t)st.st_size, off = 0, len = size;
-  int ranged = parse_range(range, size, &off, &len);
+  int ranged = s->cfg.ignore_range ? 0 : parse_range(range, size, &off, &len);
   if (ranged < 0) {
     close(fd);
     r->status = 416;

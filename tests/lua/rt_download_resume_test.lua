@@ -42,6 +42,20 @@ for _, case in ipairs(cases) do
   check.eq(fs.stat(path .. ".part"), nil, ("%s: no .part left"):format(case[1]))
   os.remove(path)
 end
+
+-- A server that ignores Range and cuts every answer short makes no progress past what the .part
+-- held: the download gives up after its attempts (it went on for ever, counting each restart
+-- from byte 0 as progress).
+local emulator = require "pcaprun.emulator"
+emulator.configure { ignore_range = true, fault_truncate = 1 }
+local before = emulator.stats().requests.by_operation.download
+local cut, cuterr = cap:download(dir .. "/cut.pcap")
+local tries = emulator.stats().requests.by_operation.download - before
+emulator.configure { ignore_range = false, fault_truncate = 0 }
+check.fails("TRANSPORT", cut, cuterr, "a download that never gets further fails")
+check.ok(tries >= 2 and tries <= 9, ("after its attempts (%d requests; --retries 8)"):format(tries))
+check.eq(fs.stat(dir .. "/cut.pcap"), nil, "and nothing sits under the final name")
+os.remove(dir .. "/cut.pcap.part")
 os.remove(dir .. "/whole.pcap")
 os.remove(dir)
 check.done()
