@@ -39,8 +39,7 @@ static int l_stats(lua_State *L) {
   json_t *j = text ? json_loads(text, 0, NULL) : NULL;
   free(text);
   if (!j) return luaL_error(L, "emulator stats unavailable");
-  l_pushjson(L, j);
-  json_decref(j);
+  l_pushjson_free(L, j);
   return 1;
 }
 

@@ -78,22 +78,31 @@ static int l_remove(lua_State *L) {
 }
 
 /* fs.list(dir) -> {names...} (sorted, without . and ..) | nil, message. [-1, +1|2, m] */
-static int l_list(lua_State *L) {
-  const char *p = luaL_checkstring(L, 1);
-  struct dirent **names;
-  int n = scandir(p, &names, NULL, alphasort);
-  if (n < 0) return fs_fail(L, "list", p);
-  lua_createtable(L, n, 0);
-  int k = 0;
-  for (int i = 0; i < n; i++) {
-    if (strcmp(names[i]->d_name, ".") && strcmp(names[i]->d_name, "..")) {
-      lua_pushstring(L, names[i]->d_name);
+typedef struct dirlist { struct dirent **names; int n; } dirlist;
+
+static int push_names(lua_State *L) {
+  const dirlist *d = lua_touserdata(L, 1);
+  lua_createtable(L, d->n, 0);
+  for (int i = 0, k = 0; i < d->n; i++) {
+    if (strcmp(d->names[i]->d_name, ".") && strcmp(d->names[i]->d_name, "..")) {
+      lua_pushstring(L, d->names[i]->d_name);
       lua_rawseti(L, -2, ++k);
     }
-    free(names[i]);
   }
-  free(names);
   return 1;
+}
+
+static int l_list(lua_State *L) {
+  const char *p = luaL_checkstring(L, 1);
+  luaL_checkstack(L, 3, NULL);
+  dirlist d;
+  if ((d.n = scandir(p, &d.names, NULL, alphasort)) < 0) return fs_fail(L, "list", p);
+  lua_pushcfunction(L, push_names); /* protected, so that the names are freed when Lua's memory runs out */
+  lua_pushlightuserdata(L, &d);
+  int rc = lua_pcall(L, 1, 1, 0);
+  for (int i = 0; i < d.n; i++) free(d.names[i]);
+  free(d.names);
+  return rc == LUA_OK ? 1 : lua_error(L);
 }
 
 /* fs.check_pcap(path) -> {packets=, bytes=, linktype=, snaplen=} | nil, message: is the file a

@@ -43,12 +43,11 @@ static int client_gc(lua_State *L) {
   return 0;
 }
 
-/* Pushes a client for the account with new credentials (header lines). Raises on ENOMEM. */
+/* Pushes a client for the account with new credentials (header lines). Raises on ENOMEM, having
+ * made the client first so that nothing leaks. */
 static l_client *push_new_client(lua_State *L, rt_account *a, const char *line1, const char *line2) {
-  rt_creds *creds = rt_creds_new(line1, line2);
-  if (!creds) luaL_error(L, "out of memory");
-  l_client *c = push_client(L, a, creds);
-  rt_creds_unref(creds);
+  l_client *c = push_client(L, a, NULL);
+  if (!(c->creds = rt_creds_new(line1, line2))) luaL_error(L, "out of memory");
   return c;
 }
 
@@ -120,12 +119,11 @@ static l_client *open_client(lua_State *L, int opts) {
     memset(h2, 0, sizeof h2);
     luaL_error(L, "%s", err);
   }
-  rt_creds *creds = rt_creds_new(a1, a2);
+  l_client *c = push_client(L, a, NULL);
+  c->creds = rt_creds_new(a1, a2);
   memset(h1, 0, sizeof h1);
   memset(h2, 0, sizeof h2);
-  if (!creds) luaL_error(L, "out of memory");
-  l_client *c = push_client(L, a, creds);
-  rt_creds_unref(creds);
+  if (!c->creds) luaL_error(L, "out of memory");
   return c;
 }
 
@@ -443,13 +441,9 @@ static int l_create(lua_State *L) {
   l_current_task(L, "pcap.create");
   l_client cl = client_arg(L);
   call_opts o = check_opts(L, 2, 1);
-  int type;
-  json_t *body = check_spec(L, 1, &type);
-  if (!body) return 2;
   lua_settop(L, 2);
-  rt_call *c = new_call(L, cl, RT_CALL_CREATE, "pcap.create");
-  c->body = body;
-  c->cap_type = type;
+  rt_call *c = new_call(L, cl, RT_CALL_CREATE, "pcap.create"); /* first: it owns the body */
+  if (!(c->body = check_spec(L, 1, &c->cap_type))) return 2;
   c->priority = o.priority;
   c->preempt = o.preempt;
   if (o.intent) snprintf(c->intent, sizeof c->intent, "%s", o.intent);

@@ -123,6 +123,23 @@ void l_pushjson(lua_State *L, const json_t *v) {
   }
 }
 
+static int pushjson(lua_State *L) {
+  l_pushjson(L, lua_touserdata(L, 1));
+  return 1;
+}
+
+void l_pushjson_free(lua_State *L, json_t *v) {
+  if (!lua_checkstack(L, 3)) {
+    json_decref(v);
+    luaL_error(L, "out of memory");
+  }
+  lua_pushcfunction(L, pushjson); /* a C function and a light userdata: nothing allocated */
+  lua_pushlightuserdata(L, v);
+  int rc = lua_pcall(L, 1, 1, 0);
+  json_decref(v);
+  if (rc != LUA_OK) lua_error(L);
+}
+
 /* Is the table at idx a sequence 1..n (n > 0)? */
 static int is_array(lua_State *L, int idx, size_t *n) {
   size_t count = 0;
