@@ -24,10 +24,7 @@ static int dl_sink(rt_http_req *r, const void *data, size_t len) {
       rt_pcapcheck_init(&c->check);
     }
   }
-  if (rt_pcapcheck_feed(&c->check, data, len)) {
-    snprintf(c->message, sizeof c->message, "the download is not a valid pcap: %s", c->check.error);
-    return RT_EPCAP;
-  }
+  int bad = rt_pcapcheck_feed(&c->check, data, len); /* written all the same: PATH.invalid shows it */
   for (const char *p = data; len > 0;) {
     ssize_t n = pwrite(c->fd, p, len, (off_t)c->offset);
     if (n < 0 && errno == EINTR) continue;
@@ -35,6 +32,10 @@ static int dl_sink(rt_http_req *r, const void *data, size_t len) {
     p += n;
     len -= (size_t)n;
     c->offset += (uint64_t)n;
+  }
+  if (bad) {
+    snprintf(c->message, sizeof c->message, "the download is not a valid pcap: %s", c->check.error);
+    return RT_EPCAP;
   }
   return 0;
 io:
