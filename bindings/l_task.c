@@ -153,8 +153,9 @@ static int sleep_k(lua_State *L, int status, lua_KContext ctx) {
 /* task.sleep(seconds) -> true: waits `seconds` of API time. Raises CANCELED if canceled. [-1, +1, y] */
 static int l_sleep(lua_State *L) {
   l_current_task(L, "task.sleep");
+  if (lua_isnoneornil(L, 1)) return luaL_argerror(L, 1, "number expected");
   int64_t ms = l_opt_timeout(L, 1, "seconds");
-  if (ms < 0) return luaL_argerror(L, 1, "number expected");
+  if (ms < 0) ms = (int64_t)rt_api_ms(rt_from_lua(L), HUGE_VAL); /* math.huge: until canceled */
   rt_wait *w = lua_newuserdatauv(L, sizeof *w, 0);
   memset(w, 0, sizeof *w);
   w->timeout_rc = 0;

@@ -78,6 +78,15 @@ for _, n in ipairs { 300, 100000 } do
   check.ok(okm and nm == n, n .. " arguments")
 end
 
+-- task.sleep(math.huge) and huge numbers sleep until canceled
+for _, secs in ipairs { math.huge, 1e300 } do
+  local long = task.spawn(task.sleep, secs)
+  task.sleep(0.1)
+  check.eq(task.status(long), "waiting", ("task.sleep(%g) still sleeps"):format(secs))
+  task.cancel(long)
+  check.eq(select(2, task.join(long)).code, "CANCELED", "until canceled")
+end
+
 -- join with a timeout leaves the task running
 local slow = task.spawn(function() task.sleep(5) return 1 end)
 local none, terr = task.join(slow, 1)
