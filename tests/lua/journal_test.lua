@@ -35,10 +35,13 @@ local full = assert(pcap.create(fspec, { intent = "lua.full" }))
 check.eq(journal.intent("lua.full").capture_id, full.id, "a full capture's intent")
 assert(full:wait())
 check.eq(journal.intent("lua.full").status, "success", "its status follows the capture")
-local moved = { type = "full", colo_name = "ORD", time_limit = 20, destination_conf = bucket:gsub("account%-id=1", "account-id=2") }
+local function full_to(dest)
+  return { type = "full", colo_name = "ORD", time_limit = 20, destination_conf = dest }
+end
+local moved = full_to((bucket:gsub("account%-id=1", "account-id=2")))
 no, err = pcap.create(moved, { intent = "lua.full" })
 check.fails("INVALID", no, err, "the same intent with another destination (query included): refused")
-local rotated = { type = "full", colo_name = "ORD", time_limit = 20, destination_conf = bucket:gsub("=k&", "=k2&") }
+local rotated = full_to((bucket:gsub("=k&", "=k2&")))
 check.ok(pcap.create(rotated, { intent = "lua.full" }) == full, "a rotated bucket key is the same request")
 for _, suffix in ipairs { "", "-wal" } do
   local f = io.open(journal.path() .. suffix, "rb")
