@@ -234,6 +234,10 @@ void emu_op_own_add(emu_server *s, const emu_request *q, emu_reply *r) {
                       "bucket");
       goto out;
     }
+    if (s->cfg.auto_validate_buckets) { /* every bucket counts as validated: registering says so */
+      b->status = B_SUCCESS;
+      emu_format_time(emu_wall_now(), b->validated);
+    }
     rt_list_push(&s->buckets, &b->link);
     s->stats.buckets_created++;
   }

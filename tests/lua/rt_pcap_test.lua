@@ -62,7 +62,9 @@ check.fails("NOT_FOUND", missing, merr, "an unknown id")
 check.ok(merr and merr.http_status == 404 and merr.cf_code ~= nil and merr.retryable == false,
   "with HTTP status, Cloudflare code, not retryable")
 
--- buckets: add -> challenge file -> validate -> list -> delete
+-- buckets: add -> challenge file -> validate -> list -> delete (with ownership strict, as
+-- Cloudflare keeps it; under --emulate a bucket registers as validated at once)
+emulator.configure { auto_validate_buckets = false }
 local b = "s3://rt-owned/pcaps?region=eu-west-1"
 local own = assert(pcap.buckets.add(b))
 check.ok(#own.id == 32 and own.status == "pending" and own.validated == "",
@@ -79,6 +81,9 @@ local found
 for _, o in ipairs(owned) do if o.id == own.id then found = o end end
 check.ok(found and found.status == "success", "the bucket is listed as validated")
 check.eq(assert(pcap.buckets.delete(own.id)), true, "delete")
+emulator.configure { auto_validate_buckets = true }
+check.eq(assert(pcap.buckets.add("s3://rt-auto/p?region=x")).status, "success",
+  "with auto_validate_buckets, registering validates")
 
 -- several accounts in one script, each with its own limits
 local other = pcap.client{ base_url = emulator.url(), account_id = ("ab"):rep(16), token = "other-token" }
