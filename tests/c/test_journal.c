@@ -163,12 +163,25 @@ static void t_alive(void) {
   proc_close(&a);
 }
 
+/* Two processes on one journal: a, and b, which the journal takes for a live child process. */
+static pid_t pair_open(proc *a, proc *b) {
+  char name[96];
+  proc_open(a, NULL);
+  pid_t pid = child_name(name, sizeof name, a->rt.journal);
+  proc_open(b, name);
+  return pid;
+}
+
+static void pair_close(proc *a, proc *b, pid_t pid) {
+  kill(pid, SIGKILL);
+  waitpid(pid, NULL, 0);
+  proc_close(b);
+  proc_close(a);
+}
+
 static void t_intents(void) {
   proc a, b;
-  proc_open(&a, NULL);
-  char name[96];
-  pid_t pid = child_name(name, sizeof name, a.rt.journal);
-  proc_open(&b, name);
+  pid_t pid = pair_open(&a, &b);
   uint64_t wait = 0;
   rt_call *c = create_call(&a, RT_CAP_SIMPLE, "t.one", 1);
   CHECK_INT(rt_journal_resume(c, &wait), RT_JOURNAL_NEW);
@@ -208,18 +221,12 @@ static void t_intents(void) {
   CHECK_STR(json_string_value(json_object_get(info_j, "capture_id")), ID1);
   CHECK_STR(json_string_value(json_object_get(info_j, "status")), "pending");
   json_decref(info_j);
-  kill(pid, SIGKILL);
-  waitpid(pid, NULL, 0);
-  proc_close(&b);
-  proc_close(&a);
+  pair_close(&a, &b, pid);
 }
 
 static void t_sample(void) {
   proc a, b;
-  proc_open(&a, NULL);
-  char name[96];
-  pid_t pid = child_name(name, sizeof name, a.rt.journal);
-  proc_open(&b, name);
+  pid_t pid = pair_open(&a, &b);
   double gap = jgap(&a.rt);
   uint64_t wait = 0;
   rt_call *ca = create_call(&a, RT_CAP_SIMPLE, "s.a", 1), *cb = create_call(&b, RT_CAP_SIMPLE, "s.b", 2);
@@ -248,18 +255,12 @@ static void t_sample(void) {
   sql(&a, "UPDATE accounts SET simple_owner = NULL");
   CHECK_INT(rt_journal_claim(ca, &wait), RT_EAGAIN);
   CHECK(wait > 999000);
-  kill(pid, SIGKILL);
-  waitpid(pid, NULL, 0);
-  proc_close(&b);
-  proc_close(&a);
+  pair_close(&a, &b, pid);
 }
 
 static void t_full(void) {
   proc a, b;
-  proc_open(&a, NULL);
-  char name[96];
-  pid_t pid = child_name(name, sizeof name, a.rt.journal);
-  proc_open(&b, name);
+  pid_t pid = pair_open(&a, &b);
   uint64_t wait = 0;
   rt_call *ca = create_call(&a, RT_CAP_FULL, "f.a", 0), *cb = create_call(&b, RT_CAP_FULL, "f.b", 0);
   CHECK_INT(rt_journal_claim(ca, &wait), 0);
