@@ -243,6 +243,7 @@ int main(int argc, char **argv) {
   rt.t0_ms = rt_now_ms(&rt);
   rt.t0_wall = rt_wall();
   rt_list_init(&rt.accounts);
+  rt_list_init(&rt.principals);
   if (rt_host_open(&rt) || rt_sched_init(&rt) || rt_http_init(&rt)) {
     fprintf(stderr, "pcaprun: out of memory\n");
     return 1;

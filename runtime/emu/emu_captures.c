@@ -343,6 +343,7 @@ void emu_op_download(emu_server *s, const emu_request *q, emu_reply *r) {
   p->snaplen = 160;
   p->packets = simple_packets(c);
   p->pad_bytes = s->cfg.simple_bytes;
+  p->max_packets = c->spec.has_packet_limit ? (long long)c->spec.packet_limit : RT_PACKET_LIMIT_MAX;
   /* simple captures look back from offset_time (default: the request time) */
   double ref = c->spec.has_offset_time ? (double)c->spec.offset_epoch : c->wall_submit;
   p->t_span = c->spec.time_limit;

@@ -306,7 +306,10 @@ typedef struct emu_pcap_params {
   int link_type;            /* 1 Ethernet or 101 raw IP */
   int snaplen;              /* 160 for simple captures */
   long long packets;        /* how many packets */
-  long long pad_bytes;      /* when > 0: write packets until the file is about this big */
+  long long pad_bytes;      /* when > 0: make the file about this big, with at most max_packets
+                               records (larger ones, up to 256 KiB each, as a real capture of
+                               that packet_limit could hold); a benchmark's knob */
+  long long max_packets;    /* the capture's packet_limit */
   double t_start, t_span;   /* packet times: epoch seconds, spread over t_span */
   rt_filter filter;
   uint64_t seed;
