@@ -31,7 +31,8 @@ local function cancel_mid_create(fn, slow_ms, answered)
   emulator.configure { fault_slow = 1, slow_ms = slow_ms }
   local before = pcap.limits().requests
   local t = task.spawn(fn)
-  repeat task.sleep(0.02) until pcap.limits().requests - before == (answered or 0) and http.stats().active == 1
+  repeat task.sleep(0.02)
+  until pcap.limits().requests - before == (answered or 0) and http.stats().active == 1
   task.cancel(t)
   return t
 end
@@ -89,7 +90,8 @@ check.ok(made and (made.stop_requested or "") ~= "", "the runtime found it and s
 -- for nothing, and no limit was broken
 local t0 = task.now()
 local g = assert(full("FRA"))
-check.ok(task.now() - t0 < 100, ("the next full create did not wait a capture's time_limit (%.0f s)"):format(task.now() - t0))
+check.ok(task.now() - t0 < 100,
+  ("the next full create did not wait a capture's time_limit (%.0f s)"):format(task.now() - t0))
 assert(g:stop())
 assert(g:wait())
 check.eq(#assert(pcap.list()), 5, "five creates, five captures")
