@@ -1,5 +1,5 @@
 /* API calls: admission through the account's limiters, the request, and what to do with the
- * answer (PCAPS-API.md §9.3): done; retry after a backoff with full jitter (idempotent calls);
+ * answer (runtime/API.md#11-client-policy): done; retry after a backoff with full jitter (idempotent calls);
  * wait for retry-after (429, never capped); reconcile a create whose outcome is unknown by listing
  * before creating again; find the capture that holds the full slot when the API says it is taken. */
 #include "err.h"
@@ -230,7 +230,7 @@ static void advance(rt_call *c) {
     } else if (!(c->held & HOLD_API)) which = HOLD_API, rc = rt_window_acquire(&a->api, &c->waiter);
     else if (needs_gate(c) && !a->full_checked) {
       /* The run's first full create: holding the slot, list once for a full capture made
-       * elsewhere that already holds it (PCAPS-API.md §9.3). */
+       * elsewhere that already holds it (runtime/API.md#9-limits). */
       a->full_checked = 1;
       c->sub = SUB_ADOPT;
       break;
@@ -704,7 +704,7 @@ static void on_http_done(rt_http_req *r) {
   } else if (st == 408 || st >= 500) {
     transient(c, RT_EAPI, is_create(c) && !sub);
   } else if (kind == RT_CALL_STOP && st >= 400 && st < 500) {
-    c->sub = SUB_VERIFY; /* PCAPS-API.md U12: re-read; a finished capture needs no stop */
+    c->sub = SUB_VERIFY; /* runtime/API.md#12-unknowns U12: re-read; a finished capture needs no stop */
     advance(c);
   } else {
     finish(c, st == 404 ? RT_ENOTFOUND : RT_EAPI);

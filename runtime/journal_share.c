@@ -1,5 +1,5 @@
 /* Limits shared through the journal by the pcaprun processes of one host, and what a process that
- * is gone leaves behind (RUNTIME-NOTES.md §9; PCAPS-API.md §9.3).
+ * is gone leaves behind (runtime/API.md#9-limits, #11-client-policy).
  *
  * Each process keeps its own limiters (limit.c); a create that one of them admits must also
  * claim the limit here, in a BEGIN IMMEDIATE transaction, before it is sent:
