@@ -376,7 +376,7 @@ static int push_capture_list(lua_State *L, rt_call *c) {
     rt_capture *cap = id ? rt_capture_find(c->acct, id) : NULL;
     if (cap) caps[n++] = cap; /* malformed entries are skipped */
   }
-  qsort(caps, n, sizeof *caps, newest_first); /* PCAPS-API.md U15: the order is not documented */
+  qsort(caps, n, sizeof *caps, newest_first); /* runtime/API.md#12-unknowns U15: the order is not documented */
   lua_createtable(L, (int)n, 0);
   for (i = 0; i < n; i++) {
     push_capture(L, caps[i], c->creds);

@@ -1,5 +1,5 @@
 /* Intents and the limits shared through the journal by the pcaprun processes of one host, and
- * what a process that is gone leaves behind.
+ * what a process that is gone leaves behind (runtime/API.md#9-limits, #11-client-policy).
  *
  * A create claims, in one BEGIN IMMEDIATE transaction, its intent and the limit it needs:
  *   intent   made already (a capture id): adopt it; being made by another live process: wait;

@@ -256,7 +256,7 @@ int main(int argc, char **argv) {
   else if (c.emulate && !(emu = start_emulator(&rt, c.emu_config))) code = 2;
   else if ((rc = rt_host_start(&rt, c.script, c.chunk, c.argc, c.argv)) == 0) code = rt_sched_run(&rt);
   else code = rc == RT_ENOTFOUND ? 2 : 1;
-  /* Shutdown (RUNTIME-NOTES.md §10): every task has finished, so no task owns a call any more.
+  /* Shutdown: every task has finished, so no task owns a call any more.
    * Lua goes first, then what the runtime still runs on its own, then the loop. */
   rt.closing = 1;
   rt_progress_stop(&progress);

@@ -1,6 +1,6 @@
 /* The scheduler: tasks are Lua coroutines run by one trampoline (the drain).
  *
- * Rules (see RUNTIME-NOTES.md §1-§3):
+ * Rules:
  *  - Only the drain calls lua_resume. libuv and libcurl callbacks run C only: they complete a
  *    wait (rt_wait_done), which queues the task; the drain resumes it later.
  *  - A parked task has exactly one pending wait, and the wait has a cancel function that stops the

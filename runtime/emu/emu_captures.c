@@ -1,4 +1,4 @@
-/* Captures: the lifecycle computed from timestamps (PCAPS-API.md §6) and the five capture
+/* Captures: the lifecycle computed from timestamps (runtime/API.md#6-statuses) and the five capture
  * operations: list, create, get, download, stop. All functions run under s->mu.
  *   simple: pending -> success (or failed) after time_limit (or simple_duration)
  *   full:   pending (full_pending) -> running (time_limit) -> conversion_pending

@@ -66,7 +66,7 @@ typedef struct emu_config {
   double time_scale;
   long long seed;
   char token[256], email[256], key[256], account_id[64];
-  /* validation (server rules, PCAPS-API.md §10) */
+  /* validation (server rules, runtime/API.md#12-unknowns) */
   int strict_keys, ipv4_only, filter_ranges, integers_only, accept_colo_alias;
   double max_time_limit_full;
   /* response shapes */
@@ -150,7 +150,7 @@ typedef struct emu_stats {
   long long captures_created[3], buckets_created, files_delivered, bytes_served;
 } emu_stats;
 
-/* Capture status values (PCAPS-API.md §6). */
+/* Capture status values (runtime/API.md#6-statuses). */
 typedef enum {
   EMU_S_PENDING, EMU_S_RUNNING, EMU_S_CONVERSION_PENDING, EMU_S_CONVERSION_RUNNING,
   EMU_S_SUCCESS, EMU_S_COMPLETE, EMU_S_FAILED

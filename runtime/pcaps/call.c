@@ -1,5 +1,5 @@
 /* API calls: admission through the limits, the request, and what to do with the answer
- * (runtime/API.md §10): done; retry after a backoff with full jitter (idempotent calls); wait
+ * (runtime/API.md#11-client-policy): done; retry after a backoff with full jitter (idempotent calls); wait
  * for retry-after (429; bounded by the limit's own window); reconcile a create whose outcome is
  * unknown by listing before creating again; find the capture that holds the full slot when the
  * API says it is taken. Who owns a call at each step, and what an interruption does there, is
@@ -409,7 +409,7 @@ static void advance(rt_call *c) {
       continue;
     } else if (needs_gate(c) && !a->full_checked) {
       /* The run's first full create: holding the slot, list once for a full capture made
-       * elsewhere that already holds it (runtime/API.md §10). */
+       * elsewhere that already holds it (runtime/API.md#11-client-policy). */
       a->full_checked = 1;
       c->sub = SUB_ADOPT;
       continue;
@@ -890,7 +890,7 @@ static void on_http_done(rt_http_req *r) {
   if (st == 429 || (st == 409 && needs_gate(c))) {
     if (needs_gate(c) && !global_limit(c)) full_busy(c); else limited(c);
   } else if (op->kind == RT_CALL_STOP && st >= 400 && st < 500) {
-    c->sub = SUB_VERIFY; /* runtime/API.md §10: re-read; a finished capture needs no stop */
+    c->sub = SUB_VERIFY; /* runtime/API.md#12-unknowns U12: re-read; a finished capture needs no stop */
     advance(c);
   } else {
     finish(c, st == 404 ? RT_ENOTFOUND : RT_EAPI);

@@ -1,7 +1,7 @@
 /* Capture records, who holds the full-capture slot, adoption, stops, and the poller. The runtime
  * follows every capture that holds the full-capture slot, or that a task waits for, until it no
  * longer needs to — whether or not the script polls.
- * Polling is adaptive (runtime/API.md §6): the first poll lands near the expected end
+ * Polling is adaptive (runtime/API.md#6-statuses): the first poll lands near the expected end
  * (submitted + time_limit + what this account's captures have shown to be typical lateness), a
  * full capture's next near its expected end of conversion (learned too), then a short backoff that
  * grows by half each time. One poll at a time per capture, shared by all waiters. */

@@ -1,7 +1,7 @@
 /* The PCAPs operations as a table: one row per operation with what the call state machine needs
  * to know of it — method, path, Accept, how its 2xx answer is read, whether it creates something
  * (a fresh connection, never retried blindly, reconciled by a list) — and the one function that
- * builds a request from a row (runtime/API.md §2). */
+ * builds a request from a row (runtime/API.md#2-endpoints). */
 #include "err.h"
 #include "pcaps.h"
 #include <stdio.h>
