@@ -54,7 +54,8 @@ static int request_k(lua_State *L, int status, lua_KContext ctx) {
 /* http.request{url=, method="GET", headers={name=value}, body=string, timeout=seconds}
  *   -> {status=, body=, content_type=} | nil, err
  * Any HTTP status is a response; only a failed transfer (or timeout) is an error. The default
- * timeout is --http-timeout; timeouts are real seconds. Bodies are capped at 8 MiB. [-1, +1|2, y] */
+ * timeout is --http-timeout; timeouts are real seconds > 0 (a tiny one is a millisecond; a year
+ * or more, math.huge included, is none). Bodies are capped at 8 MiB. [-1, +1|2, y] */
 static int l_request(lua_State *L) {
   l_current_task(L, "http.request");
   luaL_checktype(L, 1, LUA_TTABLE);
@@ -85,7 +86,12 @@ static int l_request(lua_State *L) {
     return luaL_error(L, "http.request: bad method '%s'", method);
   strcpy(r->method, method);
   lua_getfield(L, 1, "timeout");
-  if (!lua_isnil(L, -1)) r->timeout = luaL_checknumber(L, -1);
+  if (!lua_isnil(L, -1)) { /* > 0; huge is "none" (math.huge), never a negative or NaN "none" */
+    double t = luaL_checknumber(L, -1);
+    if (!(t > 0)) return luaL_error(L, "http.request: timeout must be a number of seconds > 0 (math.huge: none), got %s",
+                                    lua_tostring(L, -1));
+    r->timeout = t >= 31536000 ? 0 : t;
+  }
   lua_getfield(L, 1, "body");
   if (!lua_isnil(L, -1)) {
     size_t len;

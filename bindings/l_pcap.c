@@ -285,6 +285,8 @@ static int push_call_error(lua_State *L, rt_call *c, int rc) {
   e.op = c->op->name;
   e.http_status = rc == RT_ESTATE || rc == RT_EIO ? 0 : c->http_status; /* ours, not the API's answer */
   e.cf_errors = c->cf_errors;
+  char field[64];
+  e.field = rt_error_field(c->cf_errors, field, sizeof field);
   e.retry_after = c->retry_after;
   e.retryable = rt_err_retryable(rc, c->http_status);
   if (rc == RT_ETIMEDOUT) e.message = "timed out";

@@ -98,7 +98,7 @@ static const char *const sql[JS_COUNT] = {
   [JS_SAMPLE_GET] = "SELECT simple_next, simple_owner, paused_until FROM accounts WHERE id = ?1",
   [JS_SAMPLE_SET] = "UPDATE accounts SET simple_next = max(simple_next, ?2), simple_owner = ?3 WHERE id = ?1",
   [JS_SAMPLE_PAUSE] = "UPDATE accounts SET paused_until = max(paused_until, ?2) WHERE id = ?1",
-  [JS_PAUSE_CLEAR] = "UPDATE accounts SET paused_until = 0",
+  [JS_PAUSE_CLEAR] = "UPDATE accounts SET paused_until = 0 WHERE paused_until > 0",
   [JS_BUDGET_TAKE] = "INSERT INTO budget(principal, owner) SELECT ?1, ?2 WHERE (SELECT count(*) FROM budget"
                      " WHERE principal = ?1 AND (at IS NULL OR at > ?3)) < ?4",
   [JS_BUDGET_SENT] = "UPDATE budget SET at = ?2, owner = NULL WHERE id = ?1",

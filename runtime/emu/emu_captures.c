@@ -85,6 +85,7 @@ static json_t *capture_json(emu_server *s, const emu_capture *c, double now) {
   json_object_set_new(o, "status", json_string(emu_status_name(st)));
   json_object_set_new(o, "submitted", json_string(c->submitted));
   json_object_set(o, "time_limit", json_object_get(req, "time_limit"));
+  if (cfg->hostile_time_limit > 0) json_object_set_new(o, "time_limit", json_real(cfg->hostile_time_limit));
   json_t *filter = json_object_get(req, "filter_v1");
   json_object_set_new(o, "filter_v1", filter ? json_incref(filter) : json_object());
   if (c->spec.type == RT_CAP_SIMPLE) {

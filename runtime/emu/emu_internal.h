@@ -90,6 +90,12 @@ typedef struct emu_config {
   double fault_5xx, fault_429, fault_reset, fault_slow, fault_truncate, fault_malformed,
       fault_create_then_500, fault_create_then_reset;
   int fault_429_max, slow_ms;
+  /* hostile numbers, to test that clients bound what servers say: when set, every 429 says
+   * Retry-After: hostile_retry_after, every answer carries Ratelimit: hostile_ratelimit, and
+   * capture objects say time_limit: hostile_time_limit */
+  char hostile_retry_after[32], hostile_ratelimit[64];
+  char fault_ops[128];      /* spurious faults strike only these operations ("create,stop"); "": all */
+  double hostile_time_limit;
   emu_errdef errors[EMU_E_COUNT];
 } emu_config;
 
