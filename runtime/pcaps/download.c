@@ -90,16 +90,12 @@ int rt_download_open(rt_account *a, const char *path, const char *cap_id, double
     snprintf(d->message, sizeof d->message, "cannot create %s: %s", d->part, strerror(errno));
     return RT_EIO;
   }
-  if (flock(d->fd, LOCK_EX | LOCK_NB) != 0) { /* another process downloads here: wait for it */
-    close(d->fd);
-    d->fd = -1;
-    return RT_EAGAIN;
-  }
   struct stat st, now;
-  if (fstat(d->fd, &st) != 0 || stat(d->part, &now) != 0 || st.st_ino != now.st_ino) {
-    /* it finished (renamed) between our open and our lock: look again */
-    close(d->fd);
-    d->fd = -1;
+  if (flock(d->fd, LOCK_EX | LOCK_NB) != 0 || /* another process downloads here: wait for it */
+      fstat(d->fd, &st) != 0 || stat(d->part, &now) != 0 || st.st_ino != now.st_ino) {
+    /* (or it finished, renamed, between our open and our lock: look again) */
+    rt_download_close(a, d, cap_id, 0);
+    *out = NULL;
     return RT_EAGAIN;
   }
   rt_journal *j = a->journal;
