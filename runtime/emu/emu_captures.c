@@ -228,21 +228,6 @@ static int is_duplicate(emu_server *s, const emu_capture *created) {
   return 0;
 }
 
-json_t *emu_parse_body(emu_server *s, const emu_request *q, emu_reply *r, int *empty) {
-  json_error_t jerr;
-  *empty = q->body_len == 0;
-  if (*empty) return NULL;
-  json_t *body = json_loadb(q->body, q->body_len, JSON_DECODE_ANY, &jerr);
-  if (!body) {
-    char msg[400];
-    snprintf(msg, sizeof msg, "%s: %s (line %d, column %d)",
-             s->cfg.errors[EMU_E_MALFORMED_JSON].message, jerr.text, jerr.line, jerr.column);
-    emu_reply_error(s, r, EMU_E_MALFORMED_JSON, msg);
-    emu_violation(s, EMU_V_INVALID);
-  }
-  return body;
-}
-
 void emu_op_create(emu_server *s, const emu_request *q, emu_reply *r) {
   int empty;
   json_t *body = emu_parse_body(s, q, r, &empty);

@@ -1,10 +1,14 @@
 /* Internals of the PCAPs API emulator, shared by its files:
  *   emu_config.c    configuration keys, defaults, JSON merge
- *   emu_util.c      random numbers, ids, clocks, timestamps, JSON envelopes
- *   emu_server.c    libmicrohttpd, request bodies, routing, auth, replies, start/stop
- *   emu_limits.c    per-account sample limit, full-capture concurrency, request budget
+ *   emu_util.c      random numbers, ids, clocks, timestamps, secret comparison
+ *   emu_clock.c     the API clock (time_scale), sleeping
+ *   emu_reply.c     JSON envelopes, error replies, request bodies, violation counters
+ *   emu_pipeline.c  one request without sockets: admin or routing, faults, auth, limits, operation
+ *   emu_server.c    libmicrohttpd: headers and bodies in, replies out (files, ranges); start/stop
+ *   emu_limits.c    per-account sample limit, request budget
  *   emu_captures.c  capture lifecycle and the five capture operations
- *   emu_buckets.c   bucket ownership operations, bucket paths, full-capture delivery
+ *   emu_buckets.c   bucket ownership operations, bucket paths
+ *   emu_deliver.c   full captures written into their buckets when they finish
  *   emu_pcap.c      synthetic pcap files that match a filter (libpcap)
  *   emu_fault.c     fault injection
  *   emu_admin.c     /__admin endpoints, stats
@@ -120,7 +124,11 @@ double emu_wall_now(void); /* seconds since the epoch */
 void emu_format_time(double wall, char out[40]);
 int emu_is_hex32(const char *s);
 
-/* v4 envelopes as malloc'd JSON text. `result` is stolen (NULL means JSON null). */
+/* Constant-time comparison of a secret with what a request sent (the time depends only on the
+ * length of `given`). */
+int emu_secret_equal(const char *given, const char *secret);
+
+/* v4 envelopes as malloc'd JSON text (emu_reply.c). `result` is stolen (NULL means JSON null). */
 char *emu_envelope_ok(json_t *result, json_t *result_info);
 /* A failure envelope with one error; `chain_code` > 0 adds an error_chain entry. */
 char *emu_envelope_err(int code, const char *message, int chain_code, const char *chain_message);
@@ -209,6 +217,8 @@ struct emu_server {
   pthread_mutex_t gen_mu; /* serialises pcap file generation (held without mu) */
 };
 
+/* ---- the API clock (emu_clock.c) ---- */
+
 /* API clock (under mu). */
 double emu_api_now(emu_server *s);
 /* Seconds since the server started of an API instant (for the admin timeline). */
@@ -218,17 +228,21 @@ void emu_set_config(emu_server *s, const emu_config *c);
 /* Sleeps up to ms milliseconds, less when the server stops (takes and releases mu). */
 void emu_sleep_ms(emu_server *s, long ms);
 
-/* ---- requests and replies (emu_server.c) ---- */
+/* ---- the request pipeline (emu_pipeline.c) and replies (emu_reply.c) ---- */
 
 typedef struct emu_request {
-  emu_op op;
+  /* what the caller hands the pipeline (header values NULL when absent) */
   const char *method;
-  char account[40], id[40]; /* path parameters (truncated; checked by the handlers) */
   const char *body;
   size_t body_len;
-  char cred[48];            /* keyrec key of the credential, "" before auth */
+  int too_large;            /* the body was over max_body (and dropped) */
+  const char *authorization, *auth_email, *auth_key; /* Authorization, X-Auth-Email, X-Auth-Key */
   char intent[96];          /* X-Pcaprun-Intent */
-  const char *range;        /* Range header or NULL */
+  const char *range;        /* Range */
+  /* what the pipeline finds */
+  emu_op op;
+  char account[40], id[40]; /* path parameters (truncated; checked by the handlers) */
+  char cred[48];            /* keyrec key of the credential, "" before auth */
 } emu_request;
 
 typedef struct emu_reply {
@@ -245,6 +259,12 @@ typedef struct emu_reply {
   struct emu_pcap_params *pcap;
 } emu_reply;
 
+/* Answers one request (q filled by the caller, op/account/id/cred by the pipeline): the admin
+ * endpoints, or an API request through routing, faults, auth, limits and its operation. Takes
+ * mu itself; a slow fault sleeps (without it) before answering. r from emu_reply_init. */
+void emu_handle(emu_server *s, const char *url, emu_request *q, emu_reply *r);
+/* An empty reply (500 until a handler fills it); a download's file parameters go to *pcap. */
+void emu_reply_init(emu_reply *r, struct emu_pcap_params *pcap);
 /* Fills r with a JSON reply (takes `text`). */
 void emu_reply_json(emu_reply *r, int status, char *text);
 /* Fills r with the configured error `kind`; `detail` (may be NULL) replaces the message. */
@@ -294,8 +314,9 @@ int emu_bucket_validated(emu_server *s, const char *account, const char *destina
 /* Directory of a bucket URI under the bucket dir (s3://b/dir?x -> <bucket_dir>/b/dir).
  * Returns 0, or RT_EINVAL for URIs that are not buckets or that would leave the bucket dir. */
 int emu_bucket_path(const char *bucket_dir, const char *uri, char *out, size_t size);
-/* mkdir -p (path is modified temporarily). Returns 0 or RT_EIO. */
-int emu_mkdir_p(char *path);
+
+/* ---- delivery (emu_deliver.c) ---- */
+
 /* Writes full captures that have finished into their buckets (takes and releases mu). */
 void emu_deliver_finished(emu_server *s);
 
