@@ -6,6 +6,7 @@
  *   emu_pipeline.c  one request without sockets: admin or routing, faults, auth, limits, operation
  *   emu_server.c    libmicrohttpd: headers and bodies in, replies out (files, ranges); start/stop
  *   emu_limits.c    per-account sample limit, request budget
+ *   emu_keyrecs.c   the limiters' records: hash table, least recently used forgotten first
  *   emu_captures.c  capture lifecycle and the five capture operations
  *   emu_buckets.c   bucket ownership operations, bucket paths
  *   emu_deliver.c   full captures written into their buckets when they finish
@@ -188,16 +189,24 @@ typedef struct emu_bucket {
   double t_valid;         /* API seconds */
 } emu_bucket;
 
-/* Per-key limiter state: keys "a:<account>" (sample limit by account), "c:<hash>" (credential). */
+/* Per-key limiter state (emu_keyrecs.c): keys "a:<account>" (sample limit by account),
+ * "s<cred>" (sample limit by credential), "c:<hash>" (a credential's request budget). */
 typedef struct emu_keyrec {
-  rt_list link;
+  rt_list lru;              /* most recently used first */
+  struct emu_keyrec *next;  /* hash chain */
+  uint64_t hash;
   char key[48];
   int has_simple;
-  double last_simple;     /* API seconds of the last accepted simple create */
-  double *ring;           /* request times (API seconds), capacity ring_cap */
-  int ring_cap, ring_head, ring_len;
+  double last_simple;       /* API seconds of the last accepted simple create */
+  double *ring;             /* request times (API seconds), grown up to quota */
+  int ring_cap, ring_head, ring_len, quota;
   double blocked_until;
 } emu_keyrec;
+
+enum {
+  EMU_KEYRECS_MAX = 4096,   /* records kept; past it the least recently used is forgotten */
+  EMU_KEYTAB_SIZE = 8192    /* hash slots (a power of two) */
+};
 
 struct emu_server {
   pthread_mutex_t mu;
@@ -208,7 +217,10 @@ struct emu_server {
   emu_rng rng_ids, rng_faults, rng_fail;
   double real_base, api_base; /* API clock: api = api_base + (real - real_base) / time_scale */
   double started_mono;
-  rt_list captures, buckets, keyrecs; /* captures: oldest first */
+  rt_list captures, buckets; /* captures: oldest first */
+  rt_list keyrecs;            /* limiter records, most recently used first */
+  emu_keyrec *keytab[EMU_KEYTAB_SIZE];
+  int nkeyrecs;
   emu_stats stats;
   /* the ticker thread delivers full captures when they finish */
   pthread_t ticker;
@@ -278,9 +290,12 @@ json_t *emu_parse_body(emu_server *s, const emu_request *q, emu_reply *r, int *e
 /* Counts a violation (under mu). */
 void emu_violation(emu_server *s, int which);
 
-/* ---- limits (emu_limits.c) ---- */
+/* ---- limits (emu_limits.c) and their records (emu_keyrecs.c) ---- */
 
-emu_keyrec *emu_keyrec_get(emu_server *s, const char *key); /* NULL on ENOMEM */
+/* The record of key, or NULL when there is none (find) / on ENOMEM (get, which makes it,
+ * forgetting the least recently used record when EMU_KEYRECS_MAX are kept). Both count as a use. */
+emu_keyrec *emu_keyrec_find(emu_server *s, const char *key);
+emu_keyrec *emu_keyrec_get(emu_server *s, const char *key);
 void emu_keyrecs_clear(emu_server *s);
 /* Request budget: counts this request for the credential; on refusal fills r and returns 1. */
 int emu_budget_charge(emu_server *s, const char *cred, emu_reply *r);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 static const char usage[] =
     "usage: pcaprun emulator [options]\n"
@@ -109,6 +110,18 @@ static void env_credentials(json_t *cfg) {
   }
 }
 
+/* A server process: as many file descriptors as the hard limit allows (up to 65536), so that
+ * many idle connections do not lock others out (the server's connection limit follows it). */
+static void raise_fd_limit(void) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+  rlim_t want = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > 65536 ? 65536 : rl.rlim_max;
+  if (rl.rlim_cur < want) {
+    rl.rlim_cur = want;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+}
+
 int emu_main(int argc, char **argv) {
   json_t *cfg = json_object();
   if (!cfg) return 1;
@@ -118,6 +131,7 @@ int emu_main(int argc, char **argv) {
     return rc == 1 ? 0 : 2;
   }
   env_credentials(cfg);
+  raise_fd_limit();
   char *text = json_dumps(cfg, JSON_COMPACT);
   json_decref(cfg);
 

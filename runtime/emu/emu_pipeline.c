@@ -126,18 +126,19 @@ static void run_handler(emu_server *s, const emu_request *q, emu_reply *r) {
   }
 }
 
-/* Everything after routing and faults: auth, budget, account, body size, the operation. */
+/* Everything after routing and faults: auth, budget, account, body size, the operation. Only
+ * credentials that pass get a budget (limiter state): wrong ones are refused before it. */
 static void process(emu_server *s, emu_request *q, emu_reply *r) {
   int wrong = 0;
   if (read_auth(s, q, &wrong, r)) {
     emu_violation(s, EMU_V_INVALID);
     return;
   }
-  if (s->cfg.rate_limit && emu_budget_charge(s, q->cred, r)) return;
   if (wrong) {
     emu_reply_error(s, r, EMU_E_AUTH_FAILED, NULL);
     return;
   }
+  if (s->cfg.rate_limit && emu_budget_charge(s, q->cred, r)) return;
   if (!emu_is_hex32(q->account)) {
     emu_reply_error(s, r, EMU_E_BAD_ACCOUNT, NULL);
     emu_violation(s, EMU_V_INVALID);

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -332,6 +333,16 @@ static int setup_dirs(emu_server *s, char *err, size_t errlen) {
   return RT_EIO;
 }
 
+/* How many connections at once: as many as the process's file descriptors allow, leaving room
+ * for files and (under --emulate) the runtime's own. libmicrohttpd's default (1020, select's
+ * FD_SETSIZE - 4) let about a thousand idle connections lock everyone else out. */
+static unsigned connection_limit(void) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return 4096;
+  rlim_t n = rl.rlim_cur > 256 ? rl.rlim_cur - 128 : rl.rlim_cur / 2;
+  return n > 16384 ? 16384u : (unsigned)n;
+}
+
 static int start_http(emu_server *s, char *err, size_t errlen) {
   struct sockaddr_storage ss;
   int v6 = 0;
@@ -341,11 +352,13 @@ static int start_http(emu_server *s, char *err, size_t errlen) {
              "[::1]:8080 (got \"%.60s\")", s->cfg.listen);
     return RT_EINVAL;
   }
+  /* poll(), not select(): a connection whose descriptor is past 1023 is served too */
   unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-                   (v6 ? MHD_USE_IPv6 : 0);
+                   MHD_USE_POLL | (v6 ? MHD_USE_IPv6 : 0);
   s->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, &ss,
                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-                            MHD_OPTION_CONNECTION_TIMEOUT, 120u, MHD_OPTION_END);
+                            MHD_OPTION_CONNECTION_TIMEOUT, 120u,
+                            MHD_OPTION_CONNECTION_LIMIT, connection_limit(), MHD_OPTION_END);
   if (!s->mhd) {
     snprintf(err, errlen, "cannot listen on %s: %s", s->cfg.listen, strerror(errno));
     return RT_EIO;
