@@ -196,6 +196,9 @@ static emu_server *start_emulator(rt_runtime *rt, const char *user_config) {
     return NULL;
   }
   emu_lua_attach(rt->L, emu, url);
+  if (emu_exposed(emu))
+    rt_log(RT_LOG_WARN, "emulator", "the emulator listens off loopback (allow_remote): anyone who can reach "
+           "this machine can use it; its admin endpoints need PCAPRUN_EMULATOR_ADMIN_TOKEN", "url", url, NULL);
   rt_log(RT_LOG_INFO, "emulator", "emulator started", "url", url, "buckets", emu_bucket_dir(emu), NULL);
   return emu;
 }

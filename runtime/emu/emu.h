@@ -30,6 +30,11 @@ char *emu_stats_json(emu_server *s);
 int emu_configure_json(emu_server *s, const char *json, char *err, size_t errlen);
 /* The directory that stands for buckets (full captures and ownership challenges land here). */
 const char *emu_bucket_dir(emu_server *s);
+/* 1 when it listens off loopback (config allow_remote): reachable from other machines. */
+int emu_exposed(emu_server *s);
+/* The admin token the emulator made up because it listens off loopback and none was given
+ * (config admin_token, PCAPRUN_EMULATOR_ADMIN_TOKEN), for its user to see once; else NULL. */
+const char *emu_made_admin_token(emu_server *s);
 
 /* The Lua module pcaprun.emulator (bindings/l_emulator.c, part of the emulator's library): the
  * executable preloads it; emu_lua_attach tells it which emulator --emulate started. */

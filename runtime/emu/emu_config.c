@@ -35,6 +35,8 @@ static const key keys[] = {
     {"max_body", T_INT, F(max_body), 0, 1024, 16 << 20, NULL, 1},
     N(time_scale, 1e-6, 1e6), {"seed", T_LONG, F(seed), 0, 0, 9e15, NULL, 0},
     SECRET(token), SECRET(email), SECRET(key), S(account_id, 0),
+    {"allow_remote", T_BOOL, F(allow_remote), 0, 0, 1, NULL, 1},
+    {"admin_token", T_SECRET, F(admin_token), sizeof(((emu_config *)0)->admin_token), 0, 0, NULL, 1},
     B(strict_keys), B(ipv4_only), B(filter_ranges), B(integers_only), B(accept_colo_alias),
     N(max_time_limit_full, 1, 1e9),
     B(echo_colo), B(doc_keys), I(list_limit, 1, 1000000), B(null_empty_lists), B(result_info),

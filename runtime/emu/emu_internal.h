@@ -71,6 +71,8 @@ typedef struct emu_config {
   double time_scale;
   long long seed;
   char token[256], email[256], key[256], account_id[64];
+  int allow_remote;            /* listen may be other than loopback */
+  char admin_token[256];       /* required by the admin endpoints when set (always off loopback) */
   /* validation (server rules, PCAPS-API.md §10) */
   int strict_keys, ipv4_only, filter_ranges, integers_only, accept_colo_alias;
   double max_time_limit_full;
@@ -214,6 +216,7 @@ struct emu_server {
   struct MHD_Daemon *mhd;
   char base_url[320], bucket_dir[PATH_MAX], data_dir[PATH_MAX];
   int own_bucket_dir;
+  int exposed, admin_token_made; /* listening off loopback; admin_token made up at start */
   emu_rng rng_ids, rng_faults, rng_fail;
   double real_base, api_base; /* API clock: api = api_base + (real - real_base) / time_scale */
   double started_mono;
@@ -251,6 +254,7 @@ typedef struct emu_request {
   const char *authorization, *auth_email, *auth_key; /* Authorization, X-Auth-Email, X-Auth-Key */
   char intent[96];          /* X-Pcaprun-Intent */
   const char *range;        /* Range */
+  const char *admin_token;  /* X-Pcaprun-Admin-Token (admin endpoints) */
   /* what the pipeline finds */
   emu_op op;
   char account[40], id[40]; /* path parameters (truncated; checked by the handlers) */

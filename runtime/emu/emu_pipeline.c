@@ -6,6 +6,7 @@
 #include "emu_internal.h"
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -183,9 +184,23 @@ static void answer(emu_server *s, const char *url, emu_request *q, emu_reply *r)
   process(s, q, r);
 }
 
+/* The admin endpoints change what the emulator accepts: with an admin token (always set when it
+ * listens off loopback) they need it in X-Pcaprun-Admin-Token. */
+static int admin_allowed(emu_server *s, const emu_request *q) {
+  pthread_mutex_lock(&s->mu);
+  int ok = !s->cfg.admin_token[0] ||
+           (q->admin_token && emu_secret_equal(q->admin_token, s->cfg.admin_token));
+  pthread_mutex_unlock(&s->mu);
+  return ok;
+}
+
 void emu_handle(emu_server *s, const char *url, emu_request *q, emu_reply *r) {
   if (strncmp(url, "/__admin/", 9) == 0) {
-    emu_admin_handle(s, q->method, url, q->body, q->body_len, r);
+    if (admin_allowed(s, q))
+      emu_admin_handle(s, q->method, url, q->body, q->body_len, r);
+    else
+      emu_reply_json(r, 401, strdup("{\"error\":\"the admin endpoints need the admin token in "
+                                    "X-Pcaprun-Admin-Token (runtime/emu/README.md)\"}"));
     return;
   }
   q->op = EMU_OP_UNROUTED;

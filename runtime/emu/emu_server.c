@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -226,6 +227,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
   q.auth_email = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Auth-Email");
   q.auth_key = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Auth-Key");
   q.range = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Range");
+  q.admin_token = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Pcaprun-Admin-Token");
   const char *intent = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Pcaprun-Intent");
   if (intent) snprintf(q.intent, sizeof q.intent, "%s", intent);
   emu_handle(s, url, &q, &r);
@@ -265,9 +267,10 @@ static void *ticker_main(void *arg) {
   }
 }
 
-/* "HOST:PORT" or "[V6]:PORT" with a numeric host (or localhost). */
-static int parse_listen(const char *spec, struct sockaddr_storage *ss, int *v6, char *host,
-                        size_t hostlen) {
+/* "HOST:PORT" or "[V6]:PORT" with a numeric host (or localhost). *loopback says whether only
+ * this machine can connect (127.0.0.0/8, ::1, ::ffff:127.x.y.z). */
+static int parse_listen(const char *spec, struct sockaddr_storage *ss, int *v6, int *loopback,
+                        char *host, size_t hostlen) {
   char h[128];
   const char *colon = strrchr(spec, ':');
   if (!colon || colon == spec) return RT_EINVAL;
@@ -283,6 +286,8 @@ static int parse_listen(const char *spec, struct sockaddr_storage *ss, int *v6, 
     a->sin6_family = AF_INET6;
     a->sin6_port = htons((uint16_t)port);
     *v6 = 1;
+    *loopback = IN6_IS_ADDR_LOOPBACK(&a->sin6_addr) ||
+                (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr) && a->sin6_addr.s6_addr[12] == 127);
     snprintf(host, hostlen, "[%.100s]", h + 1);
     return 0;
   }
@@ -292,7 +297,16 @@ static int parse_listen(const char *spec, struct sockaddr_storage *ss, int *v6, 
   a->sin_family = AF_INET;
   a->sin_port = htons((uint16_t)port);
   *v6 = 0;
-  snprintf(host, hostlen, "%s", strcmp(h, "0.0.0.0") == 0 ? "127.0.0.1" : h);
+  *loopback = (ntohl(a->sin_addr.s_addr) >> 24) == 127;
+  snprintf(host, hostlen, "%s", h);
+  return 0;
+}
+
+/* 32 random hex characters for an admin token nobody gave. */
+static int random_token(char *out, size_t size) {
+  unsigned char b[16];
+  if (size < 2 * sizeof b + 1 || getrandom(b, sizeof b, 0) != (ssize_t)sizeof b) return RT_EIO;
+  for (size_t i = 0; i < sizeof b; i++) snprintf(out + 2 * i, 3, "%02x", b[i]);
   return 0;
 }
 
@@ -345,13 +359,29 @@ static unsigned connection_limit(void) {
 
 static int start_http(emu_server *s, char *err, size_t errlen) {
   struct sockaddr_storage ss;
-  int v6 = 0;
+  int v6 = 0, loopback = 0;
   char host[128];
-  if (parse_listen(s->cfg.listen, &ss, &v6, host, sizeof host)) {
+  if (parse_listen(s->cfg.listen, &ss, &v6, &loopback, host, sizeof host)) {
     snprintf(err, errlen, "listen must be HOST:PORT with a numeric host, e.g. 127.0.0.1:0 or "
              "[::1]:8080 (got \"%.60s\")", s->cfg.listen);
     return RT_EINVAL;
   }
+  /* Off loopback, anyone who can reach this machine could use the emulator and its admin
+   * endpoints (which change what it accepts): only when asked, and never without an admin token. */
+  if (!loopback && !s->cfg.allow_remote) {
+    snprintf(err, errlen, "listen %.60s is not a loopback address: the emulator would answer "
+             "anyone who can reach this machine; set allow_remote (pcaprun emulator "
+             "--allow-remote) if that is what you want", s->cfg.listen);
+    return RT_EINVAL;
+  }
+  if (!loopback && !s->cfg.admin_token[0]) {
+    if (random_token(s->cfg.admin_token, sizeof s->cfg.admin_token)) {
+      snprintf(err, errlen, "cannot make an admin token: %s", strerror(errno));
+      return RT_EIO;
+    }
+    s->admin_token_made = 1;
+  }
+  s->exposed = !loopback;
   /* poll(), not select(): a connection whose descriptor is past 1023 is served too */
   unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
                    MHD_USE_POLL | (v6 ? MHD_USE_IPv6 : 0);
@@ -380,6 +410,9 @@ static int init_server(emu_server *s, const char *config_json, char *err, size_t
   int rc = emu_config_merge(&s->cfg, cfg, 1, err, errlen);
   json_decref(cfg);
   if (rc) return rc;
+  const char *admin = getenv("PCAPRUN_EMULATOR_ADMIN_TOKEN");
+  if (!s->cfg.admin_token[0] && admin && *admin)
+    snprintf(s->cfg.admin_token, sizeof s->cfg.admin_token, "%s", admin);
   s->started_mono = s->real_base = emu_mono_now();
   emu_reset(s);
   if ((rc = setup_dirs(s, err, errlen))) return rc;
@@ -436,3 +469,9 @@ void emu_stop(emu_server *s) {
 }
 
 const char *emu_bucket_dir(emu_server *s) { return s ? s->bucket_dir : ""; }
+
+int emu_exposed(emu_server *s) { return s && s->exposed; }
+
+const char *emu_made_admin_token(emu_server *s) {
+  return s && s->admin_token_made ? s->cfg.admin_token : NULL;
+}
