@@ -49,7 +49,7 @@ int rt_download_open(rt_call *c) {
     c->part = malloc(n);
     if (!c->part) return RT_ENOMEM;
     snprintf(c->part, n, "%s.part", c->path);
-    if (rt_mkdir_parents(c->path) || (c->fd = open(c->part, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) < 0) {
+    if (rt_mkdir_parents(c->path) || (c->fd = rt_open_write(c->part, RT_OPEN_RESUME, 0644, NULL, 0)) < 0) {
       snprintf(c->message, sizeof c->message, "cannot create %s: %s", c->part, strerror(errno));
       return RT_EIO;
     }

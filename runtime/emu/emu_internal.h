@@ -342,7 +342,7 @@ void emu_deliver_finished(emu_server *s);
 /* ---- pcap files (emu_pcap.c) ---- */
 
 typedef struct emu_pcap_params {
-  char path[PATH_MAX];      /* final file; written as path.tmp then renamed */
+  char path[PATH_MAX];      /* final file; written as a new path.tmp.XXXXXXXX, then renamed */
   int link_type;            /* 1 Ethernet or 101 raw IP */
   int snaplen;              /* 160 for simple captures */
   long long packets;        /* how many packets */
