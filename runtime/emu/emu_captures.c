@@ -122,7 +122,10 @@ void emu_op_list(emu_server *s, const emu_request *q, emu_reply *r) {
   for (rt_list *it = s->captures.prev; arr && it != &s->captures; it = it->prev) {
     emu_capture *c = RT_CONTAINER(it, emu_capture, link);
     if (strcasecmp(c->account, q->account) != 0) continue;
-    if (total++ < s->cfg.list_limit) json_array_append_new(arr, capture_json(s, c, now));
+    if (total++ >= s->cfg.list_limit) continue;
+    json_t *item = capture_json(s, c, now);
+    if (s->cfg.list_duplicates && item) json_array_append_new(arr, json_deep_copy(item));
+    json_array_append_new(arr, item);
   }
   json_t *info = NULL;
   if (s->cfg.result_info)

@@ -40,7 +40,7 @@ static const key keys[] = {
     B(strict_keys), B(ipv4_only), B(filter_ranges), B(integers_only), B(accept_colo_alias),
     N(max_time_limit_full, 1, 1e9),
     B(echo_colo), B(doc_keys), I(list_limit, 1, 1000000), B(null_empty_lists), B(result_info),
-    B(complete_status),
+    B(complete_status), B(list_duplicates),
     B(sample_limit), N(sample_window, 0, 1e9), E(sample_scope, scopes),
     E(sample_window_type, windows),
     B(full_limit), B(rate_limit), I(rate_limit_quota, 1, 1000000), N(rate_limit_window, 1e-3, 1e9),

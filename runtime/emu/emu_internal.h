@@ -78,6 +78,7 @@ typedef struct emu_config {
   double max_time_limit_full;
   /* response shapes */
   int echo_colo, doc_keys, list_limit, null_empty_lists, result_info, complete_status;
+  int list_duplicates;         /* test knob: lists show each capture twice (a hostile API) */
   /* limits */
   int sample_limit, sample_scope, sample_window_type;
   double sample_window;
