@@ -233,6 +233,11 @@ struct emu_server {
   pthread_mutex_t gen_mu; /* serialises pcap file generation (held without mu) */
 };
 
+/* The server without its HTTP side (no socket, no delivery thread): its state, configuration and
+ * directories, ready for emu_handle. emu_start adds the rest; emu_stop frees either. Returns 0 or
+ * RT_E* with a message in err. The fuzz target tests/fuzz/fuzz_emu.c uses it alone. */
+int emu_server_new(const char *config_json, emu_server **out, char *err, size_t errlen);
+
 /* ---- the API clock (emu_clock.c) ---- */
 
 /* API clock (under mu). */

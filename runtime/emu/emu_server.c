@@ -415,16 +415,14 @@ static int init_server(emu_server *s, const char *config_json, char *err, size_t
     snprintf(s->cfg.admin_token, sizeof s->cfg.admin_token, "%s", admin);
   s->started_mono = s->real_base = emu_mono_now();
   emu_reset(s);
-  if ((rc = setup_dirs(s, err, errlen))) return rc;
-  return start_http(s, err, errlen);
+  return setup_dirs(s, err, errlen);
 }
 
-int emu_start(const char *config_json, emu_server **out, char *base_url, size_t size) {
-  char err[256] = "";
+int emu_server_new(const char *config_json, emu_server **out, char *err, size_t errlen) {
   *out = NULL;
   emu_server *s = calloc(1, sizeof *s);
   if (!s) {
-    snprintf(base_url, size, "out of memory");
+    snprintf(err, errlen, "out of memory");
     return RT_ENOMEM;
   }
   pthread_mutex_init(&s->mu, NULL);
@@ -433,11 +431,25 @@ int emu_start(const char *config_json, emu_server **out, char *base_url, size_t 
   rt_list_init(&s->captures);
   rt_list_init(&s->buckets);
   rt_list_init(&s->keyrecs);
-  int rc = init_server(s, config_json, err, sizeof err);
-  if (rc == 0 && pthread_create(&s->ticker, NULL, ticker_main, s) != 0) {
+  int rc = init_server(s, config_json, err, errlen);
+  if (rc) {
+    emu_stop(s);
+    return rc;
+  }
+  *out = s;
+  return 0;
+}
+
+int emu_start(const char *config_json, emu_server **out, char *base_url, size_t size) {
+  char err[256] = "";
+  emu_server *s;
+  int rc = emu_server_new(config_json, &s, err, sizeof err);
+  if (rc == 0 && (rc = start_http(s, err, sizeof err)) == 0 &&
+      pthread_create(&s->ticker, NULL, ticker_main, s) != 0) {
     snprintf(err, sizeof err, "cannot start the delivery thread");
     rc = RT_ENOMEM;
   }
+  *out = NULL;
   if (rc) {
     emu_stop(s);
     snprintf(base_url, size, "%s", err);
