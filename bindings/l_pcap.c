@@ -288,8 +288,7 @@ static int push_call_error(lua_State *L, rt_call *c, int rc) {
   e.http_status = rc == RT_ESTATE || rc == RT_EIO ? 0 : c->http_status; /* ours, not the API's answer */
   e.cf_errors = c->cf_errors;
   e.retry_after = c->retry_after;
-  e.retryable = rc == RT_ETIMEDOUT || rc == RT_ETRANSPORT || rc == RT_ERATELIMIT || rc == RT_EPROTO ||
-                (rc == RT_EAPI && (c->http_status == 429 || c->http_status >= 500));
+  e.retryable = rt_err_retryable(rc, c->http_status);
   if (rc == RT_ETIMEDOUT) e.message = "timed out";
   return l_fail(L, &e);
 }

@@ -135,13 +135,13 @@ void rt_sched_cancel_all(rt_runtime *rt) {
   RT_LIST_EACH(it, &rt->live) rt_task_cancel(RT_CONTAINER(it, rt_task, live));
 }
 
-/* An error value whose code is `code` (CANCELED: a cancel unwinding; EXIT: os.exit; USAGE: a
- * script's bad arguments, which end the run with status 2 and no traceback). */
-static int is_error_code(lua_State *L, int idx, const char *code) {
+/* An error value whose code is rc (CANCELED: a cancel unwinding; EXIT: os.exit; USAGE: a
+ * script's bad arguments, which end the run with the registry's exit status and no traceback). */
+static int is_error_code(lua_State *L, int idx, int rc) {
   int is = 0;
   if (lua_type(L, idx) == LUA_TTABLE) {
     lua_getfield(L, idx, "code");
-    is = lua_type(L, -1) == LUA_TSTRING && strcmp(lua_tostring(L, -1), code) == 0;
+    is = lua_type(L, -1) == LUA_TSTRING && strcmp(lua_tostring(L, -1), rt_errname(rc)) == 0;
     lua_pop(L, 1);
   }
   return is;
@@ -202,7 +202,7 @@ static void finish(rt_task *t, int status, int nres) {
     luaL_traceback(L, co, error_text(L), 0);        /* handle err text traceback */
     lua_remove(L, -2);
     lua_insert(L, -2);                              /* handle traceback err */
-    int quiet = (is_error_code(L, -1, "CANCELED") && t->canceled) || is_error_code(L, -1, "EXIT");
+    int quiet = (is_error_code(L, -1, RT_ECANCELED) && t->canceled) || is_error_code(L, -1, RT_EEXIT);
     t->state = quiet ? RT_TASK_CANCELED : RT_TASK_FAILED;
     lua_setiuservalue(L, -3, 2);
     lua_setiuservalue(L, -2, 3);
@@ -226,7 +226,7 @@ static void finish(rt_task *t, int status, int nres) {
   rt_list_unlink(&t->live);
   if (t->state == RT_TASK_FAILED) {
     lua_getiuservalue(L, -1, 2);
-    int usage = t == rt->main_task && is_error_code(L, -1, "USAGE"); /* pcaprun.args: bad arguments */
+    int usage = t == rt->main_task && is_error_code(L, -1, RT_EUSAGE); /* pcaprun.args: bad arguments */
     if (usage) {
       lua_getfield(L, -1, "message");
       fprintf(stderr, "%s\n", lua_tostring(L, -1));
@@ -237,7 +237,7 @@ static void finish(rt_task *t, int status, int nres) {
     lua_pop(L, 2);
     if (t != rt->main_task) rt_list_push(&rt->failed, &t->runq); /* anchored until joined */
     if (t == rt->main_task) {
-      rt->exit_code = usage ? 2 : 1;
+      rt->exit_code = rt_err(usage ? RT_EUSAGE : RT_ESCRIPT)->exit_status;
       rt_sched_cancel_all(rt);
     }
   }

@@ -120,9 +120,9 @@ function M.ensure(uri, opts)
     if not challenge then
       local how = "validate with `pcaprun scripts/register_bucket.lua --bucket '%s' --challenge CONTENTS` "
         .. "(the file's contents), or give --bucket-dir a local copy of the bucket"
-      return nil, perror.new { code = "BUCKET_NOT_VALIDATED",
-        message = ("bucket %s is not validated for full captures: Cloudflare wrote the challenge file %s "
-                   .. "into it; " .. how):format(shown, tostring(r.filename), shown) }
+      return nil, perror.make("BUCKET_NOT_VALIDATED",
+        ("bucket %s is not validated for full captures: Cloudflare wrote the challenge file %s "
+         .. "into it; " .. how):format(shown, tostring(r.filename), shown))
     end
     r, err = pcap.buckets.validate(uri, challenge)
     if not r then return nil, err end
@@ -135,8 +135,8 @@ function M.ensure(uri, opts)
     if r == nil then return nil, err end
   end
   if r and r.status == "success" then return true end
-  return nil, perror.new { code = "BUCKET_NOT_VALIDATED",
-    message = ("bucket %s: ownership %s"):format(shown, r and r.status or "record gone") }
+  return nil, perror.make("BUCKET_NOT_VALIDATED",
+    ("bucket %s: ownership %s"):format(shown, r and r.status or "record gone"))
 end
 
 return M

@@ -246,11 +246,11 @@ local function collect_full(c, t, cap)
     local rel = t._subdir .. "/" .. src:match("pcap_([^/]+)$")
     local dst = c.dir .. "/" .. rel
     local ok, err = fs.copy(src, dst)
-    if not ok then return nil, perror.new { code = "IO", message = err } end
+    if not ok then return nil, perror.make("IO", err) end
     local info, why = fs.check_pcap(dst)
     if not info then
       fs.remove(dst)
-      return nil, perror.new { code = "BAD_PCAP", message = why }
+      return nil, perror.make("BAD_PCAP", why)
     end
     t.files[#t.files + 1] = { path = rel, bytes = info.bytes, packets = info.packets }
   end

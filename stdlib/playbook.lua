@@ -194,7 +194,7 @@ local function run_body(pb, step)
     g:cancel()
     g:wait()
     local message = ("the step did not finish within %g s"):format(step.timeout)
-    rec.error = perror.new { code = "TIMEOUT", message = message }
+    rec.error = perror.make("TIMEOUT", message)
     return "timed_out"
   end
   local out = step.fn and g.members[1].outcome
