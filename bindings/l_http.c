@@ -16,7 +16,11 @@ typedef struct l_httpop {
 } l_httpop;
 
 static void op_done(rt_http_req *r) { rt_wait_done(&((l_httpop *)r->user)->w, 0); }
-static void op_cancel(rt_wait *w) { rt_http_cancel(&((l_httpop *)w)->req); }
+static int op_cancel(rt_wait *w, int rc) {
+  (void)rc;
+  rt_http_cancel(&((l_httpop *)w)->req);
+  return 0;
+}
 
 static int box_close(lua_State *L) {
   l_httpop **box = luaL_checkudata(L, 1, BOX_MT);
@@ -68,6 +72,7 @@ static int l_request(lua_State *L) {
   r->done = op_done;
   r->timeout = rt->opt.http_timeout;
   op->w.cancel = op_cancel;
+  op->w.what = "an HTTP request";
   op->w.timeout_rc = RT_ETIMEDOUT;
   lua_getfield(L, 1, "url");
   const char *url = lua_tostring(L, -1);

@@ -38,7 +38,7 @@ typedef struct rt_capinfo {
   char status_raw[32];
   double submitted;     /* epoch s, 0 when absent */
   double time_limit;    /* s, 0 when absent */
-  char colo[64];        /* colo_name, else colo (PCAPS-API.md U1) */
+  char colo[64];        /* colo_name, else colo (runtime/API.md#12-unknowns U1) */
 } rt_capinfo;
 
 /* Reads the fields the runtime depends on. id (32 hex digits), type and status are required;

@@ -1,6 +1,6 @@
 /* Create-request parsing and validation shared by the client (strict rules) and the emulator
  * (server rules). Every message names the field, the rule and the value, and never carries the
- * query part of a destination_conf (R2 secrets). Reference: PCAPS-API.md §4.1, §4.2, §10. */
+ * query part of a destination_conf (R2 secrets). Reference: runtime/API.md#4-create-request, #12-unknowns. */
 #include "spec.h"
 #include "err.h"
 #include <arpa/inet.h>

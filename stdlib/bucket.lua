@@ -92,7 +92,7 @@ local function record(uri)
 end
 
 --- bucket.ensure(uri [, {mirror =, challenge =, wait = 900}]) -> true | nil, err
--- Full captures need a bucket whose ownership the account has validated (PCAPS-API.md §8).
+-- Full captures need a bucket whose ownership the account has validated (runtime/API.md#8-buckets).
 -- True when the ownership list shows uri validated. Otherwise registers it (Cloudflare writes a
 -- challenge file into the bucket) and validates it with `challenge` (the file's contents) or,
 -- when the local mirror holds the file, with what it holds; then waits (up to `wait` API

@@ -1,4 +1,4 @@
-/* Captures: the lifecycle computed from timestamps (PCAPS-API.md §6) and the five capture
+/* Captures: the lifecycle computed from timestamps (runtime/API.md#6-statuses) and the five capture
  * operations: list, create, get, download, stop. All functions run under s->mu.
  *   simple: pending -> success (or failed) after time_limit (or simple_duration)
  *   full:   pending (full_pending) -> running (time_limit) -> conversion_pending
@@ -331,6 +331,7 @@ void emu_op_download(emu_server *s, const emu_request *q, emu_reply *r) {
   p->snaplen = 160;
   p->packets = simple_packets(c);
   p->pad_bytes = s->cfg.simple_bytes;
+  p->max_packets = c->spec.has_packet_limit ? (long long)c->spec.packet_limit : RT_PACKET_LIMIT_MAX;
   /* simple captures look back from offset_time (default: the request time) */
   double ref = c->spec.has_offset_time ? (double)c->spec.offset_epoch : c->wall_submit;
   p->t_span = c->spec.time_limit;

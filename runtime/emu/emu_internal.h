@@ -73,7 +73,7 @@ typedef struct emu_config {
   char token[256], email[256], key[256], account_id[64];
   int allow_remote;            /* listen may be other than loopback */
   char admin_token[256];       /* required by the admin endpoints when set (always off loopback) */
-  /* validation (server rules, PCAPS-API.md §10) */
+  /* validation (server rules, runtime/API.md#12-unknowns) */
   int strict_keys, ipv4_only, filter_ranges, integers_only, accept_colo_alias;
   double max_time_limit_full;
   /* response shapes */
@@ -162,7 +162,7 @@ typedef struct emu_stats {
   long long captures_created[3], buckets_created, files_delivered, bytes_served;
 } emu_stats;
 
-/* Capture status values (PCAPS-API.md §6). */
+/* Capture status values (runtime/API.md#6-statuses). */
 typedef enum {
   EMU_S_PENDING, EMU_S_RUNNING, EMU_S_CONVERSION_PENDING, EMU_S_CONVERSION_RUNNING,
   EMU_S_SUCCESS, EMU_S_COMPLETE, EMU_S_FAILED
@@ -352,7 +352,10 @@ typedef struct emu_pcap_params {
   int link_type;            /* 1 Ethernet or 101 raw IP */
   int snaplen;              /* 160 for simple captures */
   long long packets;        /* how many packets */
-  long long pad_bytes;      /* when > 0: write packets until the file is about this big */
+  long long pad_bytes;      /* when > 0: make the file about this big, with at most max_packets
+                               records (larger ones, up to 256 KiB each, as a real capture of
+                               that packet_limit could hold); a benchmark's knob */
+  long long max_packets;    /* the capture's packet_limit */
   double t_start, t_span;   /* packet times: epoch seconds, spread over t_span */
   rt_filter filter;
   uint64_t seed;

@@ -57,7 +57,7 @@ static void t_capinfo(void) {
   CHECK_STR(c.id, "66802ca5668e47a2b82c2e6746e45037");
   CHECK_INT(c.type, RT_CAP_FULL);
   CHECK_INT(c.status, RT_ST_RUNNING);
-  CHECK_STR(c.colo, "ORD"); /* "colo" when "colo_name" is absent (PCAPS-API.md U1) */
+  CHECK_STR(c.colo, "ORD"); /* "colo" when "colo_name" is absent (runtime/API.md#12-unknowns U1) */
   CHECK(c.time_limit == 600);
   CHECK(c.submitted > 1795714160.64 && c.submitted < 1795714160.65);
   json_object_set_new(o, "colo_name", json_string("ord02"));

@@ -1,5 +1,5 @@
 /* ctest-labels: unit;valgrind
- * rt_spec_parse under both rule sets: every rule of PCAPS-API.md §4.1/§4.2/§10, at its
+ * rt_spec_parse under both rule sets: every rule of runtime/API.md#4-create-request and #12-unknowns, at its
  * boundaries, with the exact messages the user sees. */
 #include "check.h"
 #include "vg.h"
