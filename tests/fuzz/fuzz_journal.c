@@ -7,7 +7,8 @@
  * byte's low bit). Oracles: nothing crashes or leaks; `pcaprun journal` still opens the journal
  * and exits 0 (its output goes to /dev/null). Rows are laid out as: table (byte), then per column a type (byte)
  * and its value (8 bytes for numbers; a length byte and that many bytes for text and blobs; a
- * length byte of 255 makes a 1 MiB text of the next byte). */
+ * length byte of 255 makes a 1 MiB text of the next byte). Tables are numbered in name order
+ * (accounts, budget, captures, downloads, intents, kv, slots in format 2). */
 #include "err.h"
 #include "fuzz.h"
 #include "journal.h"
@@ -28,9 +29,25 @@ static void cleanup(void) {
   rmdir(dir);
 }
 
-static const struct { const char *name; int cols; } tables[] = {
-  {"accounts", 5}, {"intents", 8}, {"captures", 9}, {"downloads", 7}, {"slots", 7}, {"kv", 3},
-};
+/* The journal's tables and their column counts, read from a new journal (so the target follows
+ * the schema as it changes). */
+static struct { char name[32]; int cols; } tables[16];
+static int ntables;
+
+static void learn_tables(sqlite3 *db) {
+  sqlite3_stmt *st, *cols;
+  sqlite3_prepare_v2(db, "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name", -1, &st, NULL);
+  while (sqlite3_step(st) == SQLITE_ROW && ntables < 16) {
+    char q[64];
+    snprintf(tables[ntables].name, sizeof tables[0].name, "%s", (const char *)sqlite3_column_text(st, 0));
+    snprintf(q, sizeof q, "SELECT * FROM %s", tables[ntables].name);
+    if (sqlite3_prepare_v2(db, q, -1, &cols, NULL) != SQLITE_OK) continue;
+    tables[ntables++].cols = sqlite3_column_count(cols);
+    sqlite3_finalize(cols);
+  }
+  sqlite3_finalize(st);
+  FUZZ_CHECK(ntables > 0, "no tables in a new journal");
+}
 
 typedef struct cursor { const uint8_t *p, *end; } cursor;
 
@@ -109,10 +126,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   FUZZ_CHECK(rt_journal_open(path, 0, &j, err, sizeof err) == 0, "new journal: %s", err);
   sqlite3 *db;
   FUZZ_CHECK(sqlite3_open(path, &db) == SQLITE_OK, "sqlite3_open");
+  if (!ntables) learn_tables(db);
   cursor c = {data, data + size};
   for (int rows = 0; rows < 32 && c.p < c.end; rows++) {
-    int t = byte(&c) % (int)(sizeof tables / sizeof tables[0]);
-    char sql[128];
+    int t = byte(&c) % ntables;
+    char sql[160];
     int n = snprintf(sql, sizeof sql, "INSERT OR REPLACE INTO %s VALUES(?", tables[t].name);
     for (int i = 1; i < tables[t].cols; i++) n += snprintf(sql + n, sizeof sql - (size_t)n, ",?");
     snprintf(sql + n, sizeof sql - (size_t)n, ")");
