@@ -1,5 +1,5 @@
 /* pcaprun: command line, start-up and the orderly shutdown of the runtime. */
-#include "emu.h"
+#include "emu/emu.h"
 #include "err.h"
 #include "journal.h"
 #include "lbind.h"
@@ -7,7 +7,6 @@
 #include "pcaps.h"
 #include "progress.h"
 #include <jansson.h>
-#include <lauxlib.h>
 #include "rt.h"
 #include "scheduler.h"
 #include <errno.h>
@@ -196,11 +195,10 @@ static emu_server *start_emulator(rt_runtime *rt, const char *user_config) {
     fprintf(stderr, "pcaprun: cannot start the emulator: %s\n", url);
     return NULL;
   }
-  lua_State *L = rt->L;
-  lua_pushlightuserdata(L, emu);
-  lua_setfield(L, LUA_REGISTRYINDEX, "pcaprun.emulator");
-  lua_pushstring(L, url);
-  lua_setfield(L, LUA_REGISTRYINDEX, "pcaprun.emulator_url");
+  emu_lua_attach(rt->L, emu, url);
+  if (emu_exposed(emu))
+    rt_log(RT_LOG_WARN, "emulator", "the emulator listens off loopback (allow_remote): anyone who can reach "
+           "this machine can use it; its admin endpoints need PCAPRUN_EMULATOR_ADMIN_TOKEN", "url", url, NULL);
   rt_log(RT_LOG_INFO, "emulator", "emulator started", "url", url, "buckets", emu_bucket_dir(emu), NULL);
   return emu;
 }
@@ -248,6 +246,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "pcaprun: out of memory\n");
     return 1;
   }
+  rt_host_preload(&rt, "pcaprun.emulator", luaopen_pcaprun_emulator);
   uv_timer_t progress;
   rt_progress_start(&rt, &progress);
   emu_server *emu = NULL;

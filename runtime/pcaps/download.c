@@ -86,7 +86,7 @@ int rt_download_open(rt_account *a, const char *path, const char *cap_id, double
   rt_pcapcheck_init(&d->check);
   if (!(d->path = strdup(path)) || !(d->part = malloc(n))) return RT_ENOMEM;
   snprintf(d->part, n, "%s.part", path);
-  if (rt_mkdir_parents(path) || (d->fd = open(d->part, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644)) < 0) {
+  if (rt_mkdir_parents(path) || (d->fd = rt_open_write(d->part, RT_OPEN_RESUME, 0644, NULL, 0)) < 0) {
     snprintf(d->message, sizeof d->message, "cannot create %s: %s", d->part, strerror(errno));
     return RT_EIO;
   }

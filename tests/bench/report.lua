@@ -109,6 +109,16 @@ for _, w in ipairs { "campaign", "raw" } do
   row(("journal: %s API calls/s (vs no journal)"):format(label), median(disk), median(none))
 end
 
+-- 7. The emulator under hostile load
+local el = read_json("emu_load.json")
+raw.emu_load = el
+row("emulator: RSS after 40,000 credentials, MiB (vs at start)", el.rss_after_tokens_kb / 1024,
+  el.rss_start_kb / 1024, "<= 2x (was 37x)", function(_, r) return r <= 2 end)
+row("  requests/s after 40,000 credentials (vs before them)", el.rate_after.rps, el.rate_before.rps,
+  ">= 0.7x (was 0.15x)", function(_, r) return r >= 0.7 end)
+row("  requests answered while 1,100 slow connections are open", el.slow.served, el.slow.requests,
+  "all", function(_, r) return r == 1 end)
+
 -- The table
 local function fmt(v)
   if type(v) ~= "number" then return v and tostring(v) or "" end

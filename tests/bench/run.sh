@@ -15,7 +15,7 @@ export CLOUDFLARE_API_TOKEN=bench CLOUDFLARE_ACCOUNT_ID=0123456789abcdef01234567
 for tool in curl lua5.4 /usr/bin/time; do
   command -v "$tool" > /dev/null || { echo "run.sh: $tool is missing (make deps)" >&2; exit 2; }
 done
-cmake --build "$BUILD" --target pcaprun bench_http_rps > /dev/null
+cmake --build "$BUILD" --target pcaprun bench_http_rps emu_load > /dev/null
 
 work=$(mktemp -d -p "$BUILD")
 out=$BUILD/bench
@@ -123,5 +123,9 @@ for rep in $(seq "$REPS"); do in_turn "$rep" startup_pcaprun startup_lua; done
 # 6. The journal's cost: API calls per second with and without --journal (journal_overhead.sh).
 note "journal: API calls per second with and without it"
 JOURNAL_OUT=$out $B/journal_overhead.sh "$BUILD" "$REPS" >&2
+
+# 7. The emulator under hostile load (emu_load.sh): many credentials, many slow connections.
+note "emulator: 40,000 credentials, 1,100 slow connections"
+EMU_LOAD_OUT=$out $B/emu_load.sh "$BUILD" > /dev/null
 
 lua5.4 $B/report.lua "$out" "$BUILD/bench.json"
