@@ -28,7 +28,9 @@ bg() { # bg OUTPUT ARGS...: pcaprun in the background (not in a subshell: signal
   pid=$!
 }
 cfg() { curl -sf -X POST -d "$1" "$EMU_ADMIN/config" > /dev/null; }
-calm='{"fault_slow":0,"fault_ops":"","fault_create_then_reset":0,"simple_bytes":0,"download_rate":0}'
+# quiet: no fault; a capture's bytes stay what they were (a resumed download continues the same file)
+quiet='{"fault_slow":0,"fault_ops":"","fault_create_then_reset":0,"download_rate":0}'
+calm='{"fault_slow":0,"fault_ops":"","fault_create_then_reset":0,"download_rate":0,"simple_bytes":0}'
 faults_for() { # the emulator's faults that hold a run at point $1
   case $1 in
     sent) echo '{"fault_ops":"create","fault_slow":1,"slow_ms":1500}' ;;
@@ -58,8 +60,9 @@ verify() { # verify CELL WHEN
     return 1
   fi
 }
-finish() { # finish CELL: the faults off, a run to the end, the final invariants
-  cfg "$calm"
+finish() { # finish CELL: the faults off (a capture's bytes stay what they were), a run to the end,
+  # the final invariants
+  cfg "$quiet"
   if ! P "$lib/matrix.lua" "$work/out" run > "$work/final" 2>> "$work/log"; then
     echo "not ok - $1: the run after the interruption did not complete"; tail -5 "$work/log" | sed 's/^/#   /'
     fail=1
@@ -80,7 +83,7 @@ for p in $points; do
   fresh; cells=$((cells + 1))
   cfg "$(faults_for "$p")"
   P "$lib/matrix.lua" "$work/out" cancel "$p" > "$work/run" 2> "$work/log"
-  cfg "$calm"
+  cfg "$quiet"
   grep -q "CANCELED CANCELED" "$work/run" || { echo "not ok - cancel at $p: $(cat "$work/run")"; fail=1; }
   verify "cancel at $p" interrupted && finish "cancel at $p, then a rerun"
 done
@@ -94,7 +97,7 @@ for sig in INT TERM; do
     if ! wait_point "$p" $pid; then echo "not ok - SIG$sig at $p: never reached"; fail=1; continue; fi
     kill -$sig $pid
     wait $pid; code=$?
-    cfg "$calm"
+    cfg "$quiet"
     want=$((128 + $(kill -l $sig)))
     [[ $code == "$want" ]] || { echo "not ok - SIG$sig at $p: exit $code, want $want"; tail -5 "$work/log"; fail=1; }
     verify "SIG$sig at $p" interrupted && finish "SIG$sig at $p, then a rerun"
@@ -150,7 +153,7 @@ for p in $points; do
   if ! wait_point "$p" $a; then echo "not ok - a second process at $p: never reached"; fail=1; continue; fi
   bg "$work/run2" run; b=$pid
   sleep 0.3
-  cfg "$calm"
+  cfg "$quiet"
   wait $a; ra=$?
   wait $b; rb=$?
   if ((ra != 0 || rb != 0)); then
@@ -165,7 +168,7 @@ for p in queued sent download stop; do
   fresh; cells=$((cells + 1))
   cfg "$(faults_for "$p")"
   P "$lib/matrix.lua" "$work/out" timeout "$p" > "$work/run" 2> "$work/log"; code=$?
-  cfg "$calm"
+  cfg "$quiet"
   sleep 0.5
   verify "timeout at $p" interrupted || continue
   got=$(intent_capture m.timeout.1)

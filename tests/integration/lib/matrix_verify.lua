@@ -24,10 +24,13 @@ local function files(dir, found)
   return found
 end
 
-check(stats.violations.total == 0, "no limit broken, no intent created twice: " .. json.encode(stats.violations))
+check(stats.violations.total == 0,
+  "no limit broken, no intent created twice: " .. json.encode(stats.violations))
 local running = {}
 for _, c in ipairs(captures) do
-  if c.type == "full" and (c.status == "pending" or c.status == "running") then running[#running + 1] = c.id end
+  if c.type == "full" and (c.status == "pending" or c.status == "running") then
+    running[#running + 1] = c.id
+  end
 end
 check(#running == 0, "no full capture left pending or running (" .. table.concat(running, " ") .. ")")
 
@@ -55,7 +58,10 @@ if m then
     end
   end
   check(#missing == 0, "the manifest names every capture that exists (" .. table.concat(missing, " ") .. ")")
-  if when == "final" then check(m.status == "complete", "the campaign is complete (" .. tostring(m.status) .. ")")
-  else check(m.status == "canceled", "the manifest says canceled (" .. tostring(m.status) .. ")") end
+  if when == "final" then
+    check(m.status == "complete", "the campaign is complete (" .. tostring(m.status) .. ")")
+  else
+    check(m.status == "canceled", "the manifest says canceled (" .. tostring(m.status) .. ")")
+  end
 end
 os.exit(failed == 0 and 0 or 1)
