@@ -83,6 +83,12 @@ double rt_wall(void);
  * from the start of the run (equal to rt_wall when time_scale is 1). */
 double rt_virtual_now(rt_runtime *rt);
 
+/* A timer of its own memory for `data`, which lives until its close callback has run (the loop
+ * may still hold it when its owner goes): NULL on ENOMEM. rt_timer_free closes it, frees it
+ * then, and sets *t to NULL; a NULL *t is a no-op. */
+uv_timer_t *rt_timer_new(rt_runtime *rt, void *data);
+void rt_timer_free(uv_timer_t **t);
+
 /* A uniformly random number in [0, 1). */
 double rt_random(rt_runtime *rt);
 /* n bytes from the kernel's random source (for secrets). Returns 0 or RT_EIO. */

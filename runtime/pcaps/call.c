@@ -72,13 +72,6 @@ rt_call *rt_call_new(rt_account *a, rt_creds *creds, int kind) {
   return c;
 }
 
-static void timer_closed(uv_handle_t *h) { free(h); }
-
-static void close_timer(uv_timer_t **t) {
-  if (*t) uv_close((uv_handle_t *)*t, timer_closed);
-  *t = NULL;
-}
-
 static void cancel_queued(rt_call *c) {
   rt_account *a = c->acct;
   if (c->queued_on == HOLD_GATE) rt_gate_cancel(&a->full, &c->waiter);
@@ -91,8 +84,8 @@ void rt_call_free(rt_call *c) {
   if (!c) return;
   rt_http_req_free(&c->req);
   cancel_queued(c);
-  close_timer(&c->timer);
-  close_timer(&c->create.settle);
+  rt_timer_free(&c->timer);
+  rt_timer_free(&c->create.settle);
   if (c->dl) rt_download_close(c->acct, c->dl, c->id, RT_ECANCELED);
   free(c->create.spec);
   json_decref(c->body);
@@ -148,7 +141,7 @@ static void finish(rt_call *c, int rc) {
   c->phase = PH_DONE;
   c->sub = SUB_NONE;
   drop_permits(c);
-  close_timer(&c->create.settle);
+  rt_timer_free(&c->create.settle);
   if (c->dl) {
     rt_download_close(c->acct, c->dl, c->id, rc);
     c->dl = NULL;
@@ -183,10 +176,7 @@ static int call_cancel(rt_wait *w, int rc) {
     if (!c->create.interrupted) {
       rt_runtime *rt = c->acct->rt;
       c->create.interrupted = rc;
-      c->create.settle = malloc(sizeof *c->create.settle);
-      if (c->create.settle) {
-        uv_timer_init(rt->loop, c->create.settle);
-        c->create.settle->data = c;
+      if ((c->create.settle = rt_timer_new(rt, c))) {
         uint64_t ms = (uint64_t)(rt->opt.http_timeout * 1000) + 1000;
         uv_timer_start(c->create.settle, on_settle, ms, 0);
         w->bound_ms = rt_now_ms(rt) + ms;
@@ -464,11 +454,9 @@ static void send_request(rt_call *c) {
 static void on_backoff(uv_timer_t *t) { advance(t->data); }
 
 static void retry_ms(rt_call *c, uint64_t ms) {
-  if (!c->timer) {
-    c->timer = malloc(sizeof *c->timer);
-    if (!c->timer) { fail(c, RT_ENOMEM, "out of memory"); return; }
-    uv_timer_init(c->acct->rt->loop, c->timer);
-    c->timer->data = c;
+  if (!c->timer && !(c->timer = rt_timer_new(c->acct->rt, c))) {
+    fail(c, RT_ENOMEM, "out of memory");
+    return;
   }
   c->phase = PH_BACKOFF;
   uv_timer_start(c->timer, on_backoff, ms, 0);
