@@ -97,3 +97,8 @@ void rt_timer_free(uv_timer_t **t) {
   if (*t) uv_close((uv_handle_t *)*t, timer_closed);
   *t = NULL;
 }
+
+void rt_timer_start(uv_timer_t *t, uv_timer_cb cb, uint64_t ms) {
+  uv_update_time(t->loop);
+  uv_timer_start(t, cb, ms, 0);
+}

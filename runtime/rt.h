@@ -88,6 +88,9 @@ double rt_virtual_now(rt_runtime *rt);
  * then, and sets *t to NULL; a NULL *t is a no-op. */
 uv_timer_t *rt_timer_new(rt_runtime *rt, void *data);
 void rt_timer_free(uv_timer_t **t);
+/* Starts t to fire ms from now: from the present, not from the loop's cached time, which lags
+ * behind while tasks run (a sleep or a retry-after would end early by as much). */
+void rt_timer_start(uv_timer_t *t, uv_timer_cb cb, uint64_t ms);
 
 /* A uniformly random number in [0, 1). */
 double rt_random(rt_runtime *rt);

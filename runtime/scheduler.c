@@ -101,7 +101,7 @@ int rt_park(lua_State *L, rt_wait *w, int64_t timeout_ms, lua_KContext ctx, lua_
     }
     return lua_yieldk(L, 0, ctx, k); /* the work ends on its own, soon: wait for it */
   }
-  if (timeout_ms >= 0) uv_timer_start(t->timer, on_deadline, (uint64_t)timeout_ms, 0);
+  if (timeout_ms >= 0) rt_timer_start(t->timer, on_deadline, (uint64_t)timeout_ms);
   return lua_yieldk(L, 0, ctx, k);
 }
 

@@ -124,7 +124,7 @@ int rt_task_finished(const rt_task *t);
  * exit code. */
 int rt_sched_run(rt_runtime *rt);
 
-/* ---- signals (signals.c) ---- */
+/* ---- signals (scheduler_signals.c) ---- */
 /* Catches SIGINT and SIGTERM. The first is delivered on the loop: to the tasks parked in
  * task.signal() if any (a clean shutdown), else by canceling every task, saying what the run
  * still waits for and how long that can take. A second one runs the scripts' abort hooks (which

@@ -178,7 +178,7 @@ static int call_cancel(rt_wait *w, int rc) {
       c->create.interrupted = rc;
       if ((c->create.settle = rt_timer_new(rt, c))) {
         uint64_t ms = (uint64_t)(rt->opt.http_timeout * 1000) + 1000;
-        uv_timer_start(c->create.settle, on_settle, ms, 0);
+        rt_timer_start(c->create.settle, on_settle, ms);
         w->bound_ms = rt_now_ms(rt) + ms;
       }
       char secs[32];
@@ -459,7 +459,7 @@ static void retry_ms(rt_call *c, uint64_t ms) {
     return;
   }
   c->phase = PH_BACKOFF;
-  uv_timer_start(c->timer, on_backoff, ms, 0);
+  rt_timer_start(c->timer, on_backoff, ms);
 }
 
 static void retry_in(rt_call *c, double api_seconds) { retry_ms(c, rt_api_ms(c->acct->rt, api_seconds)); }

@@ -285,7 +285,7 @@ static void schedule(rt_capture *cap) {
     cap->backoff = cap->backoff > 0 ? fmin(cap->backoff * 1.5, POLL_CAP) : POLL_FIRST;
     delay = cap->backoff * F;
   }
-  uv_timer_start(cap->timer, on_poll_timer, (uint64_t)ceil(rt_clamp_seconds(delay, POLL_MAX_DELAY) * 1000), 0);
+  rt_timer_start(cap->timer, on_poll_timer, (uint64_t)ceil(rt_clamp_seconds(delay, POLL_MAX_DELAY) * 1000));
 }
 
 void rt_capture_watch(rt_capture *cap) {
