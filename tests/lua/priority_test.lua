@@ -26,10 +26,10 @@ end
 
 -- Waits for a state of the account's full slot (events, not time: a loaded machine is slow).
 local function until_slot(in_use, waiting)
-  local full = pcap.limits().full
-  while full.in_use ~= in_use or full.waiting ~= waiting do
+  local slot = pcap.limits().full
+  while slot.in_use ~= in_use or slot.waiting ~= waiting do
     task.sleep(0.5)
-    full = pcap.limits().full
+    slot = pcap.limits().full
   end
 end
 
@@ -63,8 +63,13 @@ end)
 T.case("preempt: the urgent capture stops the long one instead of waiting 600 s", function()
   local out, stops0, t0 = T.tmpdir(), stops(), task.now()
   local low = start(full(out, "background", { "ORD" }, 600))
-  until_slot(1, 0) -- the background capture holds the slot
-  repeat task.sleep(0.5) until emulator.captures()[1].status == "running"
+  until_slot(1, 0) -- the background capture holds the slot; it is running once its create is done
+  local function running()
+    for _, c in ipairs(emulator.captures()) do
+      if c.type == "full" and c.status == "running" then return true end
+    end
+  end
+  repeat task.sleep(0.5) until running()
   local urgent = campaign.run(full(out, "urgent", { "SJC" }, 30, { priority = 10, preempt = true }))
   local bg = result(low)
   local u, b = urgent.targets[1], bg.targets[1]
