@@ -2,7 +2,6 @@
  * subcommand; each subcommand checks what it needs. Output is built as JSON first (the same
  * document --json prints), and the text form is printed from it. */
 #include "pcap_cli.h"
-#include "apiparse.h"
 #include "err.h"
 #include "pcapfile.h"
 #include "pcapops.h"
@@ -10,7 +9,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,37 +94,6 @@ static int parse_size(const char *s, uint64_t *out) {
   return 0;
 }
 
-/* Seconds with up to 9 decimals, exactly, as nanoseconds. */
-static int parse_seconds(const char *s, int64_t *ns) {
-  char *end;
-  errno = 0;
-  long long whole = strtoll(s, &end, 10);
-  if (errno || end == s || whole < 0 || whole > INT64_MAX / 1000000000) return -1;
-  int64_t frac = 0, scale = 100000000;
-  if (*end == '.') {
-    for (end++; *end >= '0' && *end <= '9'; end++, scale /= 10)
-      if (scale) frac += (*end - '0') * scale;
-  }
-  if (*end) return -1;
-  *ns = whole * 1000000000 + frac;
-  return 0;
-}
-
-/* T: epoch seconds, RFC 3339 / ISO 8601 with a zone (...Z, ...+02:00), or +SECS (relative to
- * the first packet); to the nanosecond. */
-static int parse_time(const char *s, int64_t *ns, int *relative) {
-  *relative = s[0] == '+';
-  if (*relative) return parse_seconds(s + 1, ns);
-  if (!strchr(s, 'T') && !strchr(s, 't')) return parse_seconds(s, ns);
-  double epoch;
-  if (rt_time_parse(s, &epoch) != 0) return -1;
-  int64_t frac = 0, scale = 100000000;
-  if (s[19] == '.')
-    for (const char *c = s + 20; *c >= '0' && *c <= '9'; c++, scale /= 10) frac += (*c - '0') * scale;
-  *ns = (int64_t)llround(epoch - (double)frac / 1e9) * 1000000000 + frac;
-  return 0;
-}
-
 static int takes_value(const char *a) {
   static const char *const names[] = {"-f", "--filter", "-o", "--output", "-n", "--top", "--by", "--interval",
                                       "--capacity", "--start", "--end", "--packets", "--bytes", NULL};
@@ -175,10 +142,10 @@ static int parse(int argc, char **argv, opts *o) {
     } else if (!strcmp(a, "--capacity")) {
       if (parse_count(v, 1, 1 << 24, &o->capacity)) return usage_error("--capacity: expected an integer 1..16777216, got '%s'", v);
     } else if (!strcmp(a, "--interval")) {
-      if (parse_seconds(v, &o->interval_ns) || o->interval_ns <= 0) return usage_error("--interval: expected seconds > 0, got '%s'", v);
+      if (rt_pcap_parse_seconds(v, &o->interval_ns) || o->interval_ns <= 0) return usage_error("--interval: expected seconds > 0, got '%s'", v);
     } else if (!strcmp(a, "--start") || !strcmp(a, "--end")) {
       int end = !strcmp(a, "--end");
-      if (parse_time(v, end ? &o->end_ns : &o->start_ns, end ? &o->end_rel : &o->start_rel))
+      if (rt_pcap_parse_time(v, end ? &o->end_ns : &o->start_ns, end ? &o->end_rel : &o->start_rel))
         return usage_error("--start/--end: expected epoch seconds, an RFC 3339 time (...Z) or +SECONDS, got '%s'", v);
       o->has_window = 1;
     } else if (!strcmp(a, "--packets")) {

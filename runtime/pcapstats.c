@@ -282,10 +282,10 @@ static json_t *ports(const rt_pcapstats *s, int dst, size_t top) {
   return out;
 }
 
-static json_t *protocols(const rt_pcapstats *s) {
+static json_t *protocols(const rt_pcapstats *s, size_t top) {
   json_t *out = json_array();
   size_t idx[256];
-  size_t n = top_counters(s->proto, 256, idx, 256);
+  size_t n = top_counters(s->proto, 256, idx, top < 256 ? top : 256);
   for (size_t i = 0; i < n; i++) {
     json_t *o = counter("protocol", json_integer((json_int_t)idx[i]), s->proto[idx[i]].packets, s->proto[idx[i]].bytes);
     const char *name = rt_ipproto_name((int)idx[i]);
@@ -342,7 +342,7 @@ json_t *rt_pcapstats_json(const rt_pcapstats *s, size_t top) {
     "out_of_order", (json_int_t)s->out_of_order, "link_types", links, "ipv4", (json_int_t)s->ipv4, "ipv6",
     (json_int_t)s->ipv6, "other", (json_int_t)s->other, "truncated", (json_int_t)s->truncated, "cut_headers", (json_int_t)s->cut_headers, "malformed",
     (json_int_t)s->malformed, "fragments", (json_int_t)s->fragments, "vlan", (json_int_t)s->vlan, "gre",
-    (json_int_t)s->gre, "ipip", (json_int_t)s->ipip, "protocols", protocols(s), "tcp", tcp(s),
+    (json_int_t)s->gre, "ipip", (json_int_t)s->ipip, "protocols", protocols(s, top), "tcp", tcp(s),
     "sources", table(s->src, top, 0), "destinations", table(s->dst, top, 0), "conversations",
     table(s->pair, top, 1), "source_ports", ports(s, 0, top), "destination_ports", ports(s, 1, top),
     "exact", "sources", rt_topk_exact(s->src), "destinations", rt_topk_exact(s->dst), "conversations",
