@@ -159,6 +159,20 @@ T.case("canceling a pass", function()
   T.eq(select(2, task.join(early)).code, "CANCELED", "canceled at once")
 end)
 
+T.case("the emulator's SYN flood, seen from the file", function()
+  emulator.configure { syn_flood = 0.6 }
+  local file = capture("flood.pcap", 0, { destination_port = 8443, protocol = 6 })
+  emulator.configure { syn_flood = 0 }
+  local s = assert(pf.stats(file))
+  T.between(s.tcp.syn_ratio, 0.5, 0.7, "SYN ratio near the share configured")
+  local syn = "tcp[tcpflags] & (tcp-syn|tcp-ack) == tcp-syn"
+  local victims = assert(pf.top(file, { filter = syn }))
+  T.eq(#victims, 1, "one target")
+  T.eq(victims[1].packets, s.tcp.syn_only, "every SYN goes to it")
+  T.eq(s.destination_ports[1].port, 8443, "the filter's port")
+  T.eq(#s.destination_ports, 1, "and only it")
+end)
+
 T.case("errors", function()
   local v, err = pf.stats(dir .. "/none.pcap")
   T.eq(v, nil, "missing file")
