@@ -220,13 +220,15 @@ static void decode_ip(rt_pkt *p, cursor c, int version, int tunnel) {
     memcpy(ip->src, c.b + 8, 16);
     memcpy(ip->dst, c.b + 24, 16);
   }
-  if (total == 0 || (version == 6 && total == 40 && ip->proto == 0)) total = c.n; /* TSO, jumbogram */
+  /* no length in the header (TSO's 0, a jumbogram's hop-by-hop option): the capture's end */
+  int unknown = total == 0 || (version == 6 && total == 40 && ip->proto == 0);
+  if (unknown) total = c.n;
   ip->len = total;
   if (total < hlen) {
     bad(p, layer);
     return;
   }
-  if (total <= c.n) { /* the packet ends where its header says: padding is not payload */
+  if (!unknown && total <= c.n) { /* the packet ends where its header says: padding is not payload */
     c.n = total;
     c.cut = 0;
   }

@@ -111,6 +111,32 @@ static void t_truncated_or_malformed(void) {
   CHECK_INT(q->nip, 0);
 }
 
+/* An IP header without a length (TSO writes 0; an IPv6 jumbogram has its length in a hop-by-hop
+ * option): the packet ends where the capture does, so a cut there is truncation. (Found by
+ * fuzz_pktdecode: it was called malformed.) */
+static void t_no_length(void) {
+  uint8_t b[128];
+  size_t n = pg_eth(b, NULL, 0, 0x0800);
+  n += pg_ipv4(b + n, 0, 1, 0, 64, 6, 0x0a000001, 0x0a000002);
+  n += pg_tcp(b + n, 1, 2, 3, 0x02);
+  const rt_pkt *q = decode(DLT_EN10MB, b, 44, 1500);
+  CHECK_INT(q->truncated, RT_L_TCP);
+  CHECK_INT(q->malformed, RT_L_NONE);
+  CHECK_INT(q->ip[0].len, 30);
+  q = decode(DLT_EN10MB, b, (uint32_t)n, (uint32_t)n);
+  CHECK(q->have_tcp_flags && q->truncated == RT_L_NONE && q->malformed == RT_L_NONE);
+  uint8_t v6[128];
+  n = pg_ipv6(v6, 0, 0, 64, s6, d6); /* payload length 0, hop-by-hop first */
+  memset(v6 + n, 0, 8);
+  v6[n] = 6;
+  n += 8;
+  n += pg_tcp(v6 + n, 1, 2, 3, 0x02);
+  q = decode(DLT_RAW, v6, 52, 9000);
+  CHECK_INT(q->truncated, RT_L_TCP);
+  CHECK_INT(q->malformed, RT_L_NONE);
+  CHECK_INT(q->ip[0].proto, 6);
+}
+
 /* Padding after the IP packet is not read as its transport header. */
 static void t_padding(void) {
   uint8_t b[64];
@@ -246,6 +272,7 @@ static void t_names(void) {
 int main(void) {
   RUN(t_every_cut);
   RUN(t_truncated_or_malformed);
+  RUN(t_no_length);
   RUN(t_padding);
   RUN(t_fragments);
   RUN(t_too_deep);
