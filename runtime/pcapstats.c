@@ -111,34 +111,49 @@ static void add_link(rt_pcapstats *s, int dlt) {
   }
 }
 
-static void add_ip(rt_pcapstats *s, const rt_iphdr *ip, uint32_t bytes) {
+/* The keys of an IP header in the three tables: source, destination (version byte, address) and
+ * the pair (version byte, the smaller address, the other); dir is 0 when the source is the
+ * smaller. Returns the address length. */
+static unsigned ip_keys(const rt_iphdr *ip, uint8_t *src, uint8_t *dst, uint8_t *pair, int *dir) {
   unsigned alen = ip->version == 4 ? 4 : 16;
-  uint8_t key[RT_TOPK_KEYMAX];
-  key[0] = ip->version;
-  memcpy(key + 1, ip->src, alen);
-  rt_topk_add(s->src, key, 1 + alen, bytes, 0);
-  memcpy(key + 1, ip->dst, alen);
-  rt_topk_add(s->dst, key, 1 + alen, bytes, 0);
-  int dir = memcmp(ip->src, ip->dst, alen) > 0; /* 0: src is address a (the smaller) */
-  memcpy(key + 1, dir ? ip->dst : ip->src, alen);
-  memcpy(key + 1 + alen, dir ? ip->src : ip->dst, alen);
-  rt_topk_add(s->pair, key, 1 + 2 * alen, bytes, dir);
+  src[0] = dst[0] = pair[0] = ip->version;
+  memcpy(src + 1, ip->src, alen);
+  memcpy(dst + 1, ip->dst, alen);
+  *dir = memcmp(ip->src, ip->dst, alen) > 0;
+  memcpy(pair + 1, *dir ? ip->dst : ip->src, alen);
+  memcpy(pair + 1 + alen, *dir ? ip->src : ip->dst, alen);
+  return alen;
+}
+
+static void add_ip(rt_pcapstats *s, const rt_iphdr *ip, uint32_t bytes) {
+  uint8_t src[RT_TOPK_KEYMAX], dst[RT_TOPK_KEYMAX], pair[RT_TOPK_KEYMAX];
+  int dir;
+  unsigned alen = ip_keys(ip, src, dst, pair, &dir);
+  rt_topk_prefetch(s->src, src, 1 + alen);
+  rt_topk_prefetch(s->dst, dst, 1 + alen);
+  rt_topk_prefetch(s->pair, pair, 1 + 2 * alen);
   if (ip->version == 4) s->ipv4++;
   else s->ipv6++;
   s->proto[ip->proto].packets++;
   s->proto[ip->proto].bytes += bytes;
   s->ttl[ip->ttl]++;
   if (ip->fragment) s->fragments++;
-}
-
-static void add_port(rt_pcapstats *s, int table, uint16_t port, uint32_t bytes) {
-  rt_counter *c = &s->ports[(size_t)table * 65536 + port];
-  c->packets++;
-  c->bytes += bytes;
+  rt_topk_add(s->src, src, 1 + alen, bytes, 0);
+  rt_topk_add(s->dst, dst, 1 + alen, bytes, 0);
+  rt_topk_add(s->pair, pair, 1 + 2 * alen, bytes, dir);
 }
 
 void rt_pcapstats_add(rt_pcapstats *s, int64_t ts, const rt_pkt *p) {
   uint32_t bytes = p->len;
+  unsigned l4 = p->nip ? p->ip[p->nip - 1].proto : 0;
+  int ports = p->have_ports && (l4 == 6 || l4 == 17);
+  rt_counter *sport = NULL, *dport = NULL;
+  if (ports) { /* source ports are spread over 1 MiB: start fetching before the tables' work */
+    sport = &s->ports[(size_t)(l4 == 6 ? PORT_TCP_SRC : PORT_UDP_SRC) * 65536 + p->sport];
+    dport = &s->ports[(size_t)(l4 == 6 ? PORT_TCP_DST : PORT_UDP_DST) * 65536 + p->dport];
+    __builtin_prefetch(sport, 1);
+    __builtin_prefetch(dport, 1);
+  }
   if (s->packets++ == 0) s->first_ns = s->last_ns = s->prev_ns = ts;
   if (ts < s->first_ns) s->first_ns = ts;
   if (ts > s->last_ns) s->last_ns = ts;
@@ -157,7 +172,6 @@ void rt_pcapstats_add(rt_pcapstats *s, int64_t ts, const rt_pkt *p) {
   }
   if (p->nip) add_ip(s, &p->ip[s->opts.outer ? 0 : p->nip - 1], bytes);
   else s->other++;
-  unsigned l4 = p->nip ? p->ip[p->nip - 1].proto : 0;
   if (l4 == 6 && p->have_tcp_flags) {
     s->tcp_flagged++;
     for (int b = 0; b < 8; b++) s->flag[b] += (p->tcp_flags >> b) & 1;
@@ -165,9 +179,11 @@ void rt_pcapstats_add(rt_pcapstats *s, int64_t ts, const rt_pkt *p) {
     s->syn_only += syn && !ack;
     s->syn_ack += syn && ack;
   }
-  if (p->have_ports && (l4 == 6 || l4 == 17)) {
-    add_port(s, l4 == 6 ? PORT_TCP_SRC : PORT_UDP_SRC, p->sport, bytes);
-    add_port(s, l4 == 6 ? PORT_TCP_DST : PORT_UDP_DST, p->dport, bytes);
+  if (ports) {
+    sport->packets++;
+    sport->bytes += bytes;
+    dport->packets++;
+    dport->bytes += bytes;
   }
   int b = RT_STATS_SIZE_BUCKETS - 1;
   while (b > 0 && bytes < size_edges[b]) b--;
@@ -233,10 +249,12 @@ static json_t *table(const rt_topk *t, size_t top, int pair) {
     json_object_set_new(o, "error_bytes", json_integer((json_int_t)e[i]->err_bytes));
     if (pair) {
       json_object_set_new(o, "b", address(e[i]->key, 1 + alen));
-      json_object_set_new(o, "a_to_b", json_pack("{s:I, s:I}", "packets", (json_int_t)e[i]->dir_packets[0],
-                                                 "bytes", (json_int_t)e[i]->dir_bytes[0]));
-      json_object_set_new(o, "b_to_a", json_pack("{s:I, s:I}", "packets", (json_int_t)e[i]->dir_packets[1],
-                                                 "bytes", (json_int_t)e[i]->dir_bytes[1]));
+      const rt_topk_entry *x = e[i];
+      json_object_set_new(o, "a_to_b", json_pack("{s:I, s:I}", "packets",
+                                                 (json_int_t)(x->packets - x->err_packets - x->rev_packets),
+                                                 "bytes", (json_int_t)(x->bytes - x->err_bytes - x->rev_bytes)));
+      json_object_set_new(o, "b_to_a", json_pack("{s:I, s:I}", "packets", (json_int_t)x->rev_packets, "bytes",
+                                                 (json_int_t)x->rev_bytes));
     }
     json_array_append_new(out, o);
   }

@@ -1,8 +1,25 @@
-/* Space-Saving: entries in an array, a min-heap of entry indices by packets, and a
- * linear-probing hash index (entry index + 1, 0 empty) deleted by backward shifting. */
+/* Space-Saving with its "stream summary": entries in an array, found by a linear-probing hash
+ * index (the key's hash and the entry index + 1, so that a probe reads the entry only when the
+ * hashes match; 0 empty; deletion shifts later entries back), and grouped in buckets of equal
+ * packet counts, the buckets in a list by increasing count. Raising an entry's count moves it
+ * to the next bucket (or renames its bucket when it is alone there), and the lightest entry is
+ * any entry of the first bucket: every operation is O(1). The buckets only serve to find the
+ * lightest entry once the table is full, so they are built then (a sort of the entries) and
+ * kept from there on; until then a count touches nothing but its entry's first cache line.
+ * Keys are stored zero-padded to RT_TOPK_KEYSIZE bytes: hashing and comparing them are a few
+ * word operations. */
 #include "topk.h"
 #include <stdlib.h>
 #include <string.h>
+
+#define NONE UINT32_MAX
+#define WORDS (RT_TOPK_KEYSIZE / 8)
+
+typedef struct bucket {
+  uint64_t count;
+  uint32_t head;            /* an entry of its circular list */
+  uint32_t prev, next;      /* neighbouring buckets by count, NONE at the ends */
+} bucket;
 
 struct rt_topk {
   uint32_t cap, n;          /* entries allowed, entries used */
@@ -11,24 +28,31 @@ struct rt_topk {
   uint64_t evictions;
   uint64_t lost_bytes;      /* the most bytes an evicted entry held */
   rt_topk_entry *e;
-  uint32_t *heap;           /* entry indices, fewest packets first */
-  uint32_t *slots;
+  uint64_t *slots;          /* hash << 32 | entry index + 1; 0 empty */
+  bucket *b;                /* cap + 1 of them */
+  uint32_t first;           /* the bucket of the fewest packets */
+  uint32_t free_buckets;    /* linked through next */
+  int summary;              /* the buckets are built (the table is full) */
 };
 
-static uint64_t hash(const uint8_t *k, unsigned len) {
+/* The key's words that hold bytes (the rest are zero). */
+static uint64_t hash(const uint64_t *w, unsigned len) {
   uint64_t h = 0x9e3779b97f4a7c15u ^ len;
-  while (len >= 8) {
-    uint64_t w;
-    memcpy(&w, k, 8);
-    h = (h ^ w) * 0xff51afd7ed558ccdu;
+  for (unsigned i = 0; i < (len + 7) / 8; i++) {
+    h = (h ^ w[i]) * 0xff51afd7ed558ccdu;
     h ^= h >> 32;
-    k += 8;
-    len -= 8;
   }
-  uint64_t w = 0;
-  memcpy(&w, k, len);
-  h = (h ^ w) * 0xc4ceb9fe1a85ec53u;
-  return h ^ (h >> 29);
+  return h;
+}
+
+static int same_key(const rt_topk_entry *e, const uint64_t *w, unsigned len) {
+  uint64_t diff = e->keylen ^ len;
+  for (int i = 0; i < WORDS; i++) {
+    uint64_t x;
+    memcpy(&x, e->key + 8 * i, 8);
+    diff |= x ^ w[i];
+  }
+  return diff == 0;
 }
 
 rt_topk *rt_topk_new(uint32_t capacity) {
@@ -39,40 +63,42 @@ rt_topk *rt_topk_new(uint32_t capacity) {
   while (slots < 2 * capacity) slots *= 2;
   t->cap = capacity;
   t->mask = slots - 1;
-  t->e = calloc(capacity, sizeof *t->e);
-  t->heap = calloc(capacity, sizeof *t->heap);
+  t->e = aligned_alloc(64, (size_t)capacity * sizeof *t->e); /* cache-line entries */
   t->slots = calloc(slots, sizeof *t->slots);
-  if (!t->e || !t->heap || !t->slots) {
+  t->b = calloc((size_t)capacity + 1, sizeof *t->b);
+  if (!t->e || !t->slots || !t->b) {
     rt_topk_free(t);
     return NULL;
   }
+  t->first = NONE;
+  for (uint32_t i = 0; i <= capacity; i++) t->b[i].next = i < capacity ? i + 1 : NONE;
+  t->free_buckets = 0;
   return t;
 }
 
 void rt_topk_free(rt_topk *t) {
   if (!t) return;
   free(t->e);
-  free(t->heap);
   free(t->slots);
+  free(t->b);
   free(t);
 }
 
-/* The slot holding key, or the empty slot where it would go. */
-static uint32_t find(const rt_topk *t, const uint8_t *key, unsigned len, uint64_t h) {
-  for (uint32_t i = (uint32_t)h & t->mask;; i = (i + 1) & t->mask) {
-    uint32_t s = t->slots[i];
+/* The slot holding the key, or the empty slot where it would go. */
+static uint32_t find(const rt_topk *t, const uint64_t *w, unsigned len, uint32_t h) {
+  for (uint32_t i = h & t->mask;; i = (i + 1) & t->mask) {
+    uint64_t s = t->slots[i];
     if (s == 0) return i;
-    const rt_topk_entry *e = &t->e[s - 1];
-    if (e->keylen == len && memcmp(e->key, key, len) == 0) return i;
+    if ((uint32_t)(s >> 32) == h && same_key(&t->e[(uint32_t)s - 1], w, len)) return i;
   }
 }
 
 /* Empties slot i and moves later entries of its probe run back so that lookups still find them. */
 static void unslot(rt_topk *t, uint32_t i) {
   for (uint32_t j = (i + 1) & t->mask;; j = (j + 1) & t->mask) {
-    uint32_t s = t->slots[j];
+    uint64_t s = t->slots[j];
     if (s == 0) break;
-    uint32_t home = t->e[s - 1].hash & t->mask;
+    uint32_t home = (uint32_t)(s >> 32) & t->mask;
     /* the entry at j may move to i when its home is not in (i, j] (cyclically) */
     if (((j - home) & t->mask) >= ((j - i) & t->mask)) {
       t->slots[i] = s;
@@ -82,81 +108,160 @@ static void unslot(rt_topk *t, uint32_t i) {
   t->slots[i] = 0;
 }
 
-static void swap(rt_topk *t, uint32_t a, uint32_t b) {
-  uint32_t x = t->heap[a];
-  t->heap[a] = t->heap[b];
-  t->heap[b] = x;
-  t->e[t->heap[a]].heap_pos = a;
-  t->e[t->heap[b]].heap_pos = b;
+/* ---- buckets ---- */
+
+/* A new bucket of `count` after bucket `after` (NONE: first in the list). */
+static uint32_t bucket_new(rt_topk *t, uint64_t count, uint32_t after) {
+  uint32_t k = t->free_buckets;
+  bucket *nb = &t->b[k];
+  t->free_buckets = nb->next;
+  nb->count = count;
+  nb->head = NONE;
+  nb->prev = after;
+  nb->next = after == NONE ? t->first : t->b[after].next;
+  if (nb->next != NONE) t->b[nb->next].prev = k;
+  if (after == NONE) t->first = k;
+  else t->b[after].next = k;
+  return k;
 }
 
-static int lighter(const rt_topk *t, uint32_t a, uint32_t b) {
-  return t->e[t->heap[a]].packets < t->e[t->heap[b]].packets;
+static void bucket_free(rt_topk *t, uint32_t k) {
+  bucket *b = &t->b[k];
+  if (b->prev == NONE) t->first = b->next;
+  else t->b[b->prev].next = b->next;
+  if (b->next != NONE) t->b[b->next].prev = b->prev;
+  b->next = t->free_buckets;
+  t->free_buckets = k;
 }
 
-static void sift_down(rt_topk *t, uint32_t i) {
-  for (;;) {
-    uint32_t l = 2 * i + 1, r = l + 1, m = i;
-    if (l < t->n && lighter(t, l, m)) m = l;
-    if (r < t->n && lighter(t, r, m)) m = r;
-    if (m == i) return;
-    swap(t, i, m);
-    i = m;
+static void link_entry(rt_topk *t, uint32_t idx, uint32_t k) {
+  rt_topk_entry *e = &t->e[idx];
+  bucket *b = &t->b[k];
+  e->bucket = k;
+  if (b->head == NONE) {
+    b->head = e->prev = e->next = idx;
+    return;
   }
+  rt_topk_entry *h = &t->e[b->head];
+  e->next = b->head;
+  e->prev = h->prev;
+  t->e[h->prev].next = idx;
+  h->prev = idx;
 }
 
-static void sift_up(rt_topk *t, uint32_t i) {
-  while (i > 0 && lighter(t, i, (i - 1) / 2)) {
-    swap(t, i, (i - 1) / 2);
-    i = (i - 1) / 2;
+/* Takes the entry out of its bucket, freeing the bucket when it empties. */
+static void unlink_entry(rt_topk *t, uint32_t idx) {
+  rt_topk_entry *e = &t->e[idx];
+  bucket *b = &t->b[e->bucket];
+  if (e->next == idx) {
+    bucket_free(t, e->bucket);
+    return;
+  }
+  t->e[e->prev].next = e->next;
+  t->e[e->next].prev = e->prev;
+  if (b->head == idx) b->head = e->next;
+}
+
+/* The entry's packet count was raised by one: move it to its bucket. */
+static void bump(rt_topk *t, uint32_t idx) {
+  rt_topk_entry *e = &t->e[idx];
+  uint32_t k = e->bucket, next = t->b[k].next;
+  if (next != NONE && t->b[next].count == e->packets) {
+    unlink_entry(t, idx);
+    link_entry(t, idx, next);
+  } else if (e->next == idx) { /* alone: its bucket takes the new count, still below the next */
+    t->b[k].count = e->packets;
+  } else {
+    uint32_t nb = bucket_new(t, e->packets, k);
+    unlink_entry(t, idx);
+    link_entry(t, idx, nb);
   }
 }
 
 static void count(rt_topk_entry *e, uint64_t bytes, int dir) {
   e->packets++;
   e->bytes += bytes;
-  e->dir_packets[dir & 1]++;
-  e->dir_bytes[dir & 1] += bytes;
+  if (dir) {
+    e->rev_packets++;
+    e->rev_bytes += bytes;
+  }
+}
+
+typedef struct by_count { uint64_t packets; uint32_t idx; } by_count;
+
+static int fewer(const void *a, const void *b) {
+  const by_count *x = a, *y = b;
+  return x->packets < y->packets ? -1 : x->packets > y->packets;
+}
+
+/* The table just became full: group the entries into buckets by count. */
+static void build_summary(rt_topk *t) {
+  by_count *order = malloc((size_t)t->n * sizeof *order);
+  if (!order) { /* out of memory: one entry at a time, slowly but correctly */
+    for (uint32_t i = 0; i < t->n; i++) {
+      uint32_t k = t->first;
+      uint32_t after = NONE;
+      while (k != NONE && t->b[k].count < t->e[i].packets) after = k, k = t->b[k].next;
+      link_entry(t, i, k != NONE && t->b[k].count == t->e[i].packets ? k : bucket_new(t, t->e[i].packets, after));
+    }
+  } else {
+    for (uint32_t i = 0; i < t->n; i++) order[i] = (by_count){t->e[i].packets, i};
+    qsort(order, t->n, sizeof *order, fewer);
+    uint32_t last = NONE;
+    for (uint32_t i = 0; i < t->n; i++) {
+      if (last == NONE || t->b[last].count != order[i].packets) last = bucket_new(t, order[i].packets, last);
+      link_entry(t, order[i].idx, last);
+    }
+    free(order);
+  }
+  t->summary = 1;
+}
+
+void rt_topk_prefetch(const rt_topk *t, const uint8_t *key, unsigned keylen) {
+  uint64_t w[WORDS] = {0};
+  memcpy(w, key, keylen);
+  __builtin_prefetch(&t->slots[(uint32_t)hash(w, keylen) & t->mask]);
 }
 
 void rt_topk_add(rt_topk *t, const uint8_t *key, unsigned keylen, uint64_t bytes, int dir) {
+  uint64_t w[WORDS] = {0};
+  memcpy(w, key, keylen);
   t->total++;
-  uint64_t h = hash(key, keylen);
-  uint32_t slot = find(t, key, keylen, h);
-  rt_topk_entry *e;
+  uint32_t h = (uint32_t)hash(w, keylen);
+  uint32_t slot = find(t, w, keylen, h);
+  uint32_t idx;
   if (t->slots[slot]) { /* known key */
-    e = &t->e[t->slots[slot] - 1];
-    count(e, bytes, dir);
-    sift_down(t, e->heap_pos);
+    idx = (uint32_t)t->slots[slot] - 1;
+    count(&t->e[idx], bytes, dir);
+    if (t->summary) bump(t, idx);
     return;
   }
-  uint32_t idx;
+  rt_topk_entry *e;
   int evicted = t->n == t->cap;
   if (!evicted) { /* a free entry */
-    idx = t->n;
+    idx = t->n++;
     e = &t->e[idx];
     memset(e, 0, sizeof *e);
-    t->heap[t->n] = idx;
-    e->heap_pos = t->n++;
-  } else { /* take over the lightest entry; its counts become the newcomer's error */
-    idx = t->heap[0];
+  } else { /* take over the lightest entry; its count becomes the newcomer's error */
+    idx = t->b[t->first].head;
     e = &t->e[idx];
-    unslot(t, find(t, e->key, e->keylen, e->hash));
-    slot = find(t, key, keylen, h);
+    uint64_t old[WORDS];
+    memcpy(old, e->key, sizeof old);
+    unslot(t, find(t, old, e->keylen, e->hash));
+    slot = find(t, w, keylen, h);
     e->err_packets = e->packets; /* the minimum: it never decreases, so it covers earlier stints */
     if (e->bytes > t->lost_bytes) t->lost_bytes = e->bytes;
     e->err_bytes = e->bytes = t->lost_bytes; /* bytes are not ordered: cover the worst loss */
-    memset(e->dir_packets, 0, sizeof e->dir_packets);
-    memset(e->dir_bytes, 0, sizeof e->dir_bytes);
+    e->rev_packets = e->rev_bytes = 0;
     t->evictions++;
   }
   e->keylen = (uint8_t)keylen;
-  e->hash = (uint32_t)h;
-  memcpy(e->key, key, keylen);
-  t->slots[slot] = idx + 1;
+  e->hash = h;
+  memcpy(e->key, w, sizeof w);
+  t->slots[slot] = (uint64_t)h << 32 | (idx + 1);
   count(e, bytes, dir);
-  if (evicted) sift_down(t, e->heap_pos); /* it was the lightest and only grew */
-  else sift_up(t, e->heap_pos);
+  if (evicted) bump(t, idx); /* one above the minimum now */
+  else if (t->n == t->cap) build_summary(t);
 }
 
 static int heavier(const rt_topk_entry *a, const rt_topk_entry *b) {

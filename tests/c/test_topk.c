@@ -3,14 +3,15 @@
  * order is by packets, bytes, key; past it, on skewed streams (a few heavy keys among
  * thousands, arriving in random order, in bursts, or the heavy ones last), every reported count
  * bounds the truth within its error, the error stays under N / capacity (bytes: times the
- * largest packet), every key above N / capacity is present, and the directional counts add up. */
+ * largest packet), every key above N / capacity is present, and the directional counts add up;
+ * a table that fills up part way through (its buckets built then) keeps counting exactly. */
 #include "check.h"
 #include "topk.h"
 
 #include <stdlib.h>
 
 enum { KEYS = 5000 };
-static uint64_t truth_p[KEYS], truth_b[KEYS];
+static uint64_t truth_p[KEYS], truth_b[KEYS], rev[KEYS];
 static uint64_t rng = 88172645463325252u;
 static uint32_t rnd(uint32_t below) {
   rng ^= rng << 13;
@@ -34,12 +35,14 @@ static void add(rt_topk *t, uint32_t k, uint64_t bytes) {
   rt_topk_add(t, key, 5, bytes, (int)(bytes & 1));
   truth_p[k]++;
   truth_b[k] += bytes;
+  rev[k] += bytes & 1;
 }
 
 static void t_exact(void) {
   rt_topk *t = rt_topk_new(64);
   memset(truth_p, 0, sizeof truth_p);
   memset(truth_b, 0, sizeof truth_b);
+  memset(rev, 0, sizeof rev);
   for (int i = 0; i < 10000; i++) add(t, rnd(50), 40 + rnd(1460));
   CHECK(rt_topk_exact(t));
   CHECK_INT(rt_topk_total(t), 10000);
@@ -51,7 +54,7 @@ static void t_exact(void) {
     CHECK_INT(top[i]->packets, truth_p[k]);
     CHECK_INT(top[i]->bytes, truth_b[k]);
     CHECK_INT(top[i]->err_packets, 0);
-    CHECK_INT(top[i]->dir_packets[0] + top[i]->dir_packets[1], top[i]->packets);
+    CHECK_INT(top[i]->rev_packets, rev[k]); /* direction 1: the odd byte counts */
     if (i) CHECK(top[i - 1]->packets > top[i]->packets ||
                  (top[i - 1]->packets == top[i]->packets && top[i - 1]->bytes >= top[i]->bytes));
   }
@@ -98,7 +101,7 @@ static void run_stream(int order, uint32_t cap) {
     bad += !(e->packets - e->err_packets <= truth_p[k] && truth_p[k] <= e->packets);
     bad += !(e->bytes - e->err_bytes <= truth_b[k] && truth_b[k] <= e->bytes);
     bad += !(e->err_packets <= n / cap && e->err_bytes <= n / cap * maxlen);
-    bad += e->dir_packets[0] + e->dir_packets[1] != e->packets - e->err_packets;
+    bad += e->rev_packets > e->packets - e->err_packets || e->rev_bytes > e->bytes - e->err_bytes;
   }
   CHECK_INT(bad, 0);
   int missing = 0;
@@ -115,6 +118,34 @@ static void t_bounds_random(void) { run_stream(0, 100); }
 static void t_bounds_bursts(void) { run_stream(1, 100); }
 static void t_bounds_heavy_last(void) { run_stream(2, 100); }
 static void t_bounds_tiny(void) { run_stream(0, 10); }
+
+/* A table that fills up part way: its buckets are built then; counting goes on exactly, and
+ * the next new key takes over the entry with the fewest packets. */
+static void t_fills_up(void) {
+  rt_topk *t = rt_topk_new(50);
+  memset(truth_p, 0, sizeof truth_p);
+  memset(truth_b, 0, sizeof truth_b);
+  for (uint32_t k = 0; k < 50; k++) add(t, k, 100); /* full now */
+  for (int i = 0; i < 20000; i++) add(t, 1 + rnd(49), 100); /* key 0 stays the lightest */
+  CHECK(rt_topk_exact(t));
+  const rt_topk_entry *top[50];
+  CHECK_INT(rt_topk_top(t, top, 50), 50);
+  for (int i = 0; i < 50; i++) CHECK_INT(top[i]->packets, truth_p[key_id(top[i])]);
+  CHECK_INT(key_id(top[49]), 0);
+  add(t, 777, 100);
+  CHECK(!rt_topk_exact(t));
+  rt_topk_top(t, top, 50);
+  int found0 = 0, found777 = 0;
+  for (int i = 0; i < 50; i++) {
+    found0 |= key_id(top[i]) == 0;
+    if (key_id(top[i]) == 777) {
+      found777 = 1;
+      CHECK(top[i]->packets == 2 && top[i]->err_packets == 1);
+    }
+  }
+  CHECK(!found0 && found777);
+  rt_topk_free(t);
+}
 
 static void t_refused(void) {
   CHECK(rt_topk_new(0) == NULL);
@@ -133,6 +164,7 @@ int main(void) {
   RUN(t_bounds_bursts);
   RUN(t_bounds_heavy_last);
   RUN(t_bounds_tiny);
+  RUN(t_fills_up);
   RUN(t_refused);
   return check_done();
 }
