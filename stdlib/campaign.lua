@@ -263,7 +263,9 @@ end
 local function summarize(c, t)
   for _, f in ipairs(t.files) do
     local s, err = pcapfile.summary(c.dir .. "/" .. f.path)
-    if not s then log.warn("campaign: cannot summarize a capture file", { path = f.path, error = tostring(err) }) end
+    if not s then
+      log.warn("campaign: cannot summarize a capture file", { path = f.path, error = tostring(err) })
+    end
     f.summary = s
   end
 end
