@@ -56,10 +56,8 @@ static int l_os_exit(lua_State *L) {
   int code = lua_isboolean(L, 1) ? !lua_toboolean(L, 1) : (int)luaL_optinteger(L, 1, 0);
   rt->exit_code = code;
   rt_sched_cancel_all(rt);
-  rt_errinfo e = RT_ERRINFO(RT_ECANCELED, "os.exit was called");
+  rt_errinfo e = RT_ERRINFO(RT_EEXIT, NULL);
   l_pusherror(L, &e);
-  lua_pushliteral(L, "EXIT");
-  lua_setfield(L, -2, "code");
   return lua_error(L);
 }
 

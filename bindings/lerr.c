@@ -81,7 +81,7 @@ int l_fail(lua_State *L, const rt_errinfo *e) {
 int l_failrc(lua_State *L, int rc, const char *op, const char *message) {
   rt_errinfo e = RT_ERRINFO(rc, message);
   e.op = op;
-  e.retryable = rc == RT_ETIMEDOUT || rc == RT_ETRANSPORT || rc == RT_ERATELIMIT;
+  e.retryable = rt_err_retryable(rc, 0);
   return l_fail(L, &e);
 }
 
@@ -240,8 +240,48 @@ static int error_is(lua_State *L) {
   return 1;
 }
 
+/* error.make(code, message [, fields]) -> err: an error value with a code of the registry
+ * (error.codes), its retryability from there; fields (a table) adds others. Raises on a code
+ * the registry does not know. [-2|3, +1, v] */
+static int error_make(lua_State *L) {
+  int rc = rt_errcode(luaL_checkstring(L, 1));
+  if (!rc) return luaL_argerror(L, 1, "not an error code of error.codes");
+  rt_errinfo e = RT_ERRINFO(rc, luaL_checkstring(L, 2));
+  e.retryable = rt_err_retryable(rc, 0);
+  l_pusherror(L, &e);
+  if (lua_istable(L, 3)) {
+    lua_pushnil(L);
+    while (lua_next(L, 3)) {
+      lua_pushvalue(L, -2);
+      lua_insert(L, -2);
+      lua_settable(L, -4);
+    }
+  }
+  return 1;
+}
+
+static void push_code(const rt_errdef *d, void *ud) {
+  lua_State *L = ud;
+  lua_createtable(L, 0, 4);
+  lua_pushstring(L, d->name);
+  lua_setfield(L, -2, "name");
+  lua_pushstring(L, d->text);
+  lua_setfield(L, -2, "meaning");
+  lua_pushboolean(L, d->retryable);
+  lua_setfield(L, -2, "retryable");
+  lua_pushinteger(L, d->exit_status);
+  lua_setfield(L, -2, "exit_status");
+  lua_setfield(L, -2, d->name);
+}
+
+/* The module: error.new, error.is, error.make and error.codes, the registry of runtime/err.c as
+ * {NAME = {name, meaning, retryable, exit_status}} (API_ERROR's retryability depends on the HTTP
+ * status: 408, 429 and 5xx are). [-0, +1, m] */
 int luaopen_pcaprun_error(lua_State *L) {
-  static const luaL_Reg fns[] = {{"new", error_new}, {"is", error_is}, {NULL, NULL}};
+  static const luaL_Reg fns[] = {{"new", error_new}, {"is", error_is}, {"make", error_make}, {NULL, NULL}};
   luaL_newlib(L, fns);
+  lua_newtable(L);
+  rt_err_each(push_code, L);
+  lua_setfield(L, -2, "codes");
   return 1;
 }

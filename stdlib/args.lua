@@ -17,7 +17,7 @@ local perror = require "pcaprun.error"
 local M = {}
 
 local function bad_usage(fmt, ...)
-  error(perror.new { code = "USAGE", message = fmt:format(...) }, 0)
+  error(perror.make("USAGE", fmt:format(...)), 0)
 end
 
 local CONVERT = {}

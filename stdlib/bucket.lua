@@ -90,7 +90,7 @@ local function record(uri)
 end
 
 --- bucket.ensure(uri [, {mirror =, challenge =, wait = 900}]) -> true | nil, err
--- Full captures need a bucket whose ownership the account has validated (PCAPS-API.md §8).
+-- Full captures need a bucket whose ownership the account has validated (runtime/API.md#8-buckets).
 -- True when the ownership list shows uri validated. Otherwise registers it (Cloudflare writes a
 -- challenge file into the bucket) and validates it with `challenge` (the file's contents) or,
 -- when the local mirror holds the file, with what it holds; then waits (up to `wait` API
@@ -118,9 +118,9 @@ function M.ensure(uri, opts)
     if not challenge then
       local how = "validate with `pcaprun scripts/register_bucket.lua --bucket '%s' --challenge CONTENTS` "
         .. "(the file's contents), or give --bucket-dir a local copy of the bucket"
-      return nil, perror.new { code = "BUCKET_NOT_VALIDATED",
-        message = ("bucket %s is not validated for full captures: Cloudflare wrote the challenge file %s "
-                   .. "into it; " .. how):format(shown, tostring(r.filename), shown) }
+      return nil, perror.make("BUCKET_NOT_VALIDATED",
+        ("bucket %s is not validated for full captures: Cloudflare wrote the challenge file %s "
+         .. "into it; " .. how):format(shown, tostring(r.filename), shown))
     end
     r, err = pcap.buckets.validate(uri, challenge)
     if not r then return nil, err end
@@ -133,8 +133,8 @@ function M.ensure(uri, opts)
     if r == nil then return nil, err end
   end
   if r and r.status == "success" then return true end
-  return nil, perror.new { code = "BUCKET_NOT_VALIDATED",
-    message = ("bucket %s: ownership %s"):format(shown, r and r.status or "record gone") }
+  return nil, perror.make("BUCKET_NOT_VALIDATED",
+    ("bucket %s: ownership %s"):format(shown, r and r.status or "record gone"))
 end
 
 return M

@@ -23,7 +23,7 @@ end
 -- message is tostring(v) (a string raised by error() or assert, say).
 function M.as_error(v)
   if perror.is(v) then return v end
-  return perror.new { code = "SCRIPT_ERROR", message = tostring(v) }
+  return perror.make("SCRIPT_ERROR", tostring(v))
 end
 
 --- group.try(fn, ...) -> outcome: calls fn(...) and describes how it ended, never raising.
