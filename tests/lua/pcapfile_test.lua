@@ -18,7 +18,8 @@ local dir = T.tmpdir()
 -- A sampled capture of the emulator, padded to about `bytes` (0: no padding).
 local function capture(name, bytes, filter)
   emulator.configure { simple_bytes = bytes }
-  local cap = assert(pcap.create { type = "simple", time_limit = 1, packet_limit = 10000, filter_v1 = filter })
+  local spec = { type = "simple", time_limit = 1, packet_limit = 10000, filter_v1 = filter }
+  local cap = assert(pcap.create(spec))
   assert(cap:wait())
   return assert(cap:download(dir .. "/" .. name)).path
 end
