@@ -20,6 +20,7 @@ typedef struct rt_pcapout {
   char *buf;             /* the stream's buffer */
   uint64_t packets;      /* records written */
   uint64_t bytes;        /* the file's size so far: the 24-byte header and every record */
+  uint64_t written_back; /* bytes handed to the kernel to start writing */
   char path[PATH_MAX], tmp[PATH_MAX];
 } rt_pcapout;
 
