@@ -28,6 +28,7 @@ local journal = require "pcaprun.journal"
 local json = require "pcaprun.json"
 local log = require "pcaprun.log"
 local pcap = require "pcaprun.pcap"
+local pcapfile = require "pcaprun.pcapfile"
 local perror = require "pcaprun.error"
 local retry = require "pcaprun.retry"
 local task = require "pcaprun.task"
@@ -262,6 +263,18 @@ local function collect_full(c, t, cap)
   return "complete"
 end
 
+-- Each collected file's summary (pcapfile.summary: packets, time range, SYN ratio, heaviest
+-- addresses...) for the manifest; a file that cannot be read gets none, with a warning.
+local function summarize(c, t)
+  for _, f in ipairs(t.files) do
+    local s, err = pcapfile.summary(c.dir .. "/" .. f.path)
+    if not s then
+      log.warn("campaign: cannot summarize a capture file", { path = f.path, error = tostring(err) })
+    end
+    f.summary = s
+  end
+end
+
 local function collect(c, t, cap)
   t.files = json.array()
   local status, err
@@ -281,6 +294,7 @@ local function collect(c, t, cap)
     end
   end
   if not status then return nil, err end
+  summarize(c, t)
   t.packets, t.bytes = 0, 0
   for _, f in ipairs(t.files) do t.packets, t.bytes = t.packets + f.packets, t.bytes + f.bytes end
   if #t.files == 0 then t.packets, t.bytes = cap.packets, nil end

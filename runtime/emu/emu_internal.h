@@ -90,6 +90,7 @@ typedef struct emu_config {
   /* pcap files */
   int link_type, gzip_downloads, ignore_range;
   long long simple_bytes;
+  double syn_flood;            /* share of packets that are a SYN flood on one address */
   long long download_rate;     /* bytes per real second of each download, 0: as fast as it goes */
   /* buckets */
   int auto_validate_buckets, challenge_mode, validate_mismatch_error, duplicate_buckets;
@@ -366,6 +367,7 @@ typedef struct emu_pcap_params {
   rt_filter filter;
   uint64_t seed;
   int gzip;                 /* also write path.gz (gzip container, stored blocks) */
+  double syn_flood;         /* share of packets that are SYNs from anywhere to one address */
 } emu_pcap_params;
 
 /* Writes the file unless it exists already. Thread-safe through s->gen_mu. */
