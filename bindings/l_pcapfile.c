@@ -1,4 +1,4 @@
-/* pcaprun.pcapfile: capture files for scripts (runtime/pcapfile.h, pktdecode.h, pcapstats.h,
+/* pcaprun.pcapfile: capture files for scripts (runtime/pcapfile/: pcapfile.h, pktdecode.h, pcapstats.h,
  * pcapops.h).
  *
  * Reading packet by packet (open, read, packets, decode) runs in the calling task: each call
@@ -14,6 +14,7 @@
 #include "err.h"
 #include "lbind.h"
 #include "lerr.h"
+#include "ljson.h"
 #include "pcapfile.h"
 #include "pcapops.h"
 #include "pcapstats.h"
