@@ -71,6 +71,7 @@ static const luaL_Reg c_modules[] = {
   {"pcaprun.http", luaopen_pcaprun_http},
   {"pcaprun.fs", luaopen_pcaprun_fs},
   {"pcaprun.journal", luaopen_pcaprun_journal},
+  {"pcaprun.objstore", luaopen_pcaprun_objstore},
   {"cjson", luaopen_cjson},
   {"cjson.safe", luaopen_cjson_safe},
   {NULL, NULL}};

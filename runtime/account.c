@@ -7,30 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The endpoint must be https, or http to a loopback address (an emulator): a token must never
- * cross a network in the clear. */
-static int check_base_url(const char *url, char *host, size_t hostlen, char *err, size_t errlen) {
-  CURLU *u = curl_url();
-  char *scheme = NULL, *h = NULL;
-  int rc = RT_EINVAL;
-  if (!u || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
-      curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
-      curl_url_get(u, CURLUPART_HOST, &h, 0) != CURLUE_OK) {
-    snprintf(err, errlen, "base URL '%s' is not a valid URL", url);
-  } else if (strcmp(scheme, "https") != 0 &&
-             !(strcmp(scheme, "http") == 0 && (strcmp(h, "localhost") == 0 ||
-               strncmp(h, "127.", 4) == 0 || strcmp(h, "[::1]") == 0))) {
-    snprintf(err, errlen, "base URL must use https (http is allowed only for loopback), got '%s'", url);
-  } else {
-    snprintf(host, hostlen, "%s", h);
-    rc = 0;
-  }
-  curl_free(scheme);
-  curl_free(h);
-  curl_url_cleanup(u);
-  return rc;
-}
-
 rt_capture *rt_capture_find(rt_account *a, const char *id) {
   RT_LIST_EACH(it, &a->captures) {
     rt_capture *c = RT_CONTAINER(it, rt_capture, link);
@@ -84,7 +60,11 @@ rt_account *rt_account_get(rt_runtime *rt, const char *base_url, const char *acc
       return a;
   }
   char host[64];
-  if (check_base_url(base_url, host, sizeof host, err, errlen)) return NULL;
+  char why[320];
+  if (rt_http_check_secure_url(base_url, host, sizeof host, why, sizeof why)) { /* no token in the clear */
+    snprintf(err, errlen, "base URL %s", why);
+    return NULL;
+  }
   rt_account *a = calloc(1, sizeof *a);
   if (!a) goto nomem;
   a->rt = rt;

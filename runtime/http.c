@@ -3,6 +3,7 @@
 #include "err.h"
 #include "log.h"
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -240,6 +241,7 @@ static size_t on_header(char *data, size_t size, size_t n, void *userp) {
   while (isspace((unsigned char)*v)) v++;
   if (strcasecmp(line, "content-type") == 0) snprintf(r->content_type, sizeof r->content_type, "%s", v);
   else if (strcasecmp(line, "ratelimit") == 0) parse_ratelimit(r, v);
+  if (r->on_header_line) r->on_header_line(r, line, v);
   return len;
 }
 
@@ -298,7 +300,15 @@ int rt_http_start(rt_http *h, rt_http_req *r) {
     snprintf(range, sizeof range, "%llu-", (unsigned long long)r->range_from);
     curl_easy_setopt(e, CURLOPT_RANGE, range);
   }
-  if (strcmp(r->method, "GET") != 0) {
+  if (r->aws_sigv4) {
+    curl_easy_setopt(e, CURLOPT_AWS_SIGV4, r->aws_sigv4);
+    curl_easy_setopt(e, CURLOPT_USERNAME, r->username ? r->username : "");
+    curl_easy_setopt(e, CURLOPT_PASSWORD, r->password ? r->password : "");
+    curl_easy_setopt(e, CURLOPT_PATH_AS_IS, 1L);
+  }
+  if (strcmp(r->method, "HEAD") == 0) {
+    curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+  } else if (strcmp(r->method, "GET") != 0) {
     curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, r->method);
     if (r->body || strcmp(r->method, "PUT") == 0) { /* PUT without a body sends Content-Length: 0 */
       curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body ? r->body : "");
@@ -340,3 +350,25 @@ void rt_http_req_free(rt_http_req *r) {
 }
 
 void rt_http_get_stats(rt_http *h, rt_http_stats *s) { *s = h->stats; }
+
+int rt_http_check_secure_url(const char *url, char *host, size_t hostlen, char *err, size_t errlen) {
+  CURLU *u = curl_url();
+  char *scheme = NULL, *h = NULL;
+  int rc = RT_EINVAL;
+  if (!u || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+      curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+      curl_url_get(u, CURLUPART_HOST, &h, 0) != CURLUE_OK) {
+    snprintf(err, errlen, "'%s' is not a valid URL", url);
+  } else if (strcmp(scheme, "https") != 0 &&
+             !(strcmp(scheme, "http") == 0 && (strcmp(h, "localhost") == 0 ||
+               strncmp(h, "127.", 4) == 0 || strcmp(h, "[::1]") == 0))) {
+    snprintf(err, errlen, "'%s' must use https (http is allowed only for loopback)", url);
+  } else {
+    snprintf(host, hostlen, "%s", h);
+    rc = 0;
+  }
+  curl_free(scheme);
+  curl_free(h);
+  curl_url_cleanup(u);
+  return rc;
+}

@@ -17,10 +17,12 @@ typedef struct rt_http_req rt_http_req;
 typedef void (*rt_http_done_fn)(rt_http_req *r);
 /* Receives a 2xx body's bytes; returns 0, or a negative RT_E* code to abort the transfer. */
 typedef int (*rt_http_sink_fn)(rt_http_req *r, const void *data, size_t len);
+/* Sees each response header (name and value, trimmed) of every response of the transfer. */
+typedef void (*rt_http_header_fn)(rt_http_req *r, const char *name, const char *value);
 
 struct rt_http_req {
   /* request: set by the caller, kept across retries */
-  char method[8];             /* "GET" (default), "POST", "PUT", "DELETE" */
+  char method[8];             /* "GET" (default), "POST", "PUT", "DELETE", "HEAD" (no body read) */
   char *url;
   struct curl_slist *headers;
   char *body;                 /* request body (owned), or NULL */
@@ -33,6 +35,13 @@ struct rt_http_req {
                                  whose reused connection died, which a non-idempotent create must
                                  not risk */
   rt_http_sink_fn sink;       /* stream 2xx bodies here instead of memory */
+  rt_http_header_fn on_header_line; /* optional: response headers the caller reads itself */
+  /* AWS Signature V4 by libcurl (CURLOPT_AWS_SIGV4), for object stores: set all three. libcurl
+   * copies them when the transfer starts; the caller wipes its own copies. Signed requests keep
+   * their path as given (CURLOPT_PATH_AS_IS), since the path given is the one signed. */
+  const char *aws_sigv4;      /* provider, e.g. "aws:amz:us-east-1:s3", or NULL */
+  const char *username;       /* access key id (CURLOPT_USERNAME: keys may contain ':') */
+  const char *password;       /* secret access key */
   rt_http_done_fn done;
   void *user;
   /* response: cleared by each start */
@@ -73,6 +82,11 @@ int rt_http_start(rt_http *h, rt_http_req *r);
 void rt_http_cancel(rt_http_req *r);
 /* Frees everything the request owns (cancels it first). */
 void rt_http_req_free(rt_http_req *r);
+
+/* Is url fit to carry credentials: https, or http to a loopback address (an emulator or a test
+ * server), so that a secret never crosses a network in the clear? Returns 0 and the host name in
+ * host, or RT_EINVAL with a message. */
+int rt_http_check_secure_url(const char *url, char *host, size_t hostlen, char *err, size_t errlen);
 
 /* Counters, for tests and benchmarks. */
 typedef struct rt_http_stats {

@@ -201,7 +201,8 @@ static emu_server *start_emulator(rt_runtime *rt, const char *user_config) {
   lua_setfield(L, LUA_REGISTRYINDEX, "pcaprun.emulator");
   lua_pushstring(L, url);
   lua_setfield(L, LUA_REGISTRYINDEX, "pcaprun.emulator_url");
-  rt_log(RT_LOG_INFO, "emulator", "emulator started", "url", url, "buckets", emu_bucket_dir(emu), NULL);
+  rt_log(RT_LOG_INFO, "emulator", "emulator started", "url", url, "buckets", emu_bucket_dir(emu),
+         "s3", emu_s3_url(emu), NULL);
   return emu;
 }
 

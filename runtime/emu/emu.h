@@ -31,6 +31,11 @@ int emu_configure_json(emu_server *s, const char *json, char *err, size_t errlen
 /* The directory that stands for buckets (full captures and ownership challenges land here). */
 const char *emu_bucket_dir(emu_server *s);
 
+/* The S3 API over the bucket directory: its URL ("http://127.0.0.1:PORT"; buckets path style)
+ * and the access key id and secret it accepts. */
+const char *emu_s3_url(emu_server *s);
+void emu_s3_keys(emu_server *s, const char **id, const char **secret);
+
 /* `pcaprun emulator [options]`: argv[0] is "emulator". Prints the base URL as the first line
  * of stdout, serves until SIGINT/SIGTERM, returns the process exit code (0, or 2 on usage). */
 int emu_main(int argc, char **argv);

@@ -318,7 +318,24 @@ void emu_op_own_delete(emu_server *s, const emu_request *q, emu_reply *r) {
 typedef struct delivery {
   char id[33], account[33];
   emu_pcap_params p;
+  int files;
 } delivery;
+
+/* A capture taken on several servers lands as several files, pcap_<id>.pcap then
+ * pcap_<id>_2.pcap ... (full_files): the packets shared out, their times interleaved. */
+static int write_capture_files(const emu_pcap_params *all, int files) {
+  int rc = 0;
+  for (int i = 0; i < files && rc == 0; i++) {
+    emu_pcap_params p = *all;
+    p.packets = all->packets / files + (i < all->packets % files);
+    p.seed = all->seed + (uint64_t)i;
+    if (i > 0 && snprintf(p.path, sizeof p.path, "%.*s_%d.pcap", (int)strlen(all->path) - 5, all->path, i + 1) >=
+                     (int)sizeof p.path)
+      return RT_EIO;
+    rc = emu_pcap_write(&p);
+  }
+  return rc;
+}
 
 /* Called by the ticker thread: finds finished full captures under the lock, writes their files
  * without it (they can be megabytes), then marks them delivered so they show success. */
@@ -347,6 +364,7 @@ void emu_deliver_finished(emu_server *s) {
     x->p.t_span = c->t_conv_pending - c->t_running;
     x->p.filter = c->spec.filter;
     x->p.seed = c->seed;
+    x->files = s->cfg.full_files;
   }
   pthread_mutex_unlock(&s->mu);
   for (int i = 0; i < n; i++) {
@@ -356,7 +374,7 @@ void emu_deliver_finished(emu_server *s) {
       *slash = 0;
       rc = emu_mkdir_p(d[i].p.path);
       *slash = '/';
-      if (rc == 0) rc = emu_pcap_write(&d[i].p);
+      if (rc == 0) rc = write_capture_files(&d[i].p, d[i].files);
     }
     pthread_mutex_lock(&s->mu);
     emu_capture *c = emu_capture_find(s, d[i].account, d[i].id);

@@ -141,6 +141,7 @@ int emu_main(int argc, char **argv) {
   fprintf(stderr, "pcaprun emulator: serving %s\npcaprun emulator: bucket dir %s\n"
           "pcaprun emulator: admin %.*s/__admin/stats\n", url, emu_bucket_dir(s),
           (int)(strstr(url + 7, "/") ? strstr(url + 7, "/") - url : (long)strlen(url)), url);
+  fprintf(stderr, "pcaprun emulator: S3 API %s (path style)\n", emu_s3_url(s));
   int sig = 0;
   sigwait(&set, &sig);
   fprintf(stderr, "pcaprun emulator: stopping (signal %d)\n", sig);
