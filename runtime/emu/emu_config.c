@@ -52,6 +52,7 @@ static const key keys[] = {
     {"s3_secret_access_key", T_SECRET, F(s3_secret_access_key), sizeof(((emu_config *)0)->s3_secret_access_key),
      0, 0, NULL, 1},
     I(s3_page_size, 1, 1000), {"s3_rate", T_LONG, F(s3_rate), 0, 0, 1LL << 40, NULL, 0}, I(full_files, 1, 64),
+    B(s3_access_denied),
     B(auto_validate_buckets), E(challenge_mode, challenge_modes), B(validate_mismatch_error),
     E(duplicate_buckets, dup_modes), N(validation_delay, 0, 1e9),
     N(fault_5xx, 0, 1), N(fault_429, 0, 1), N(fault_reset, 0, 1), N(fault_slow, 0, 1),

@@ -86,7 +86,7 @@ typedef struct emu_config {
   long long download_rate;     /* bytes per real second of each download, 0: as fast as it goes */
   /* the S3 API: its keys (start only), page size, GET pacing, files per full capture */
   char s3_access_key_id[128], s3_secret_access_key[128];
-  int s3_page_size, full_files;
+  int s3_page_size, full_files, s3_access_denied;
   long long s3_rate;
   /* buckets */
   int auto_validate_buckets, challenge_mode, validate_mismatch_error, duplicate_buckets;

@@ -11,7 +11,8 @@
  * Requests must carry a SigV4 Authorization header for the emulator's access key id
  * (s3_access_key_id) that signs host, x-amz-date and x-amz-content-sha256, and those headers:
  * missing -> 403 AccessDenied, malformed -> 400 AuthorizationHeaderMalformed, another key ->
- * 403 InvalidAccessKeyId. The signature itself is not recomputed. Files still being written
+ * 403 InvalidAccessKeyId; with s3_access_denied every request is 403 AccessDenied (a bucket the
+ * keys may not read). The signature itself is not recomputed. Files still being written
  * (*.tmp) are not objects. Errors are S3's XML (<Error><Code>..). */
 #define _XOPEN_SOURCE 700
 #include "emu_internal.h"
@@ -158,6 +159,13 @@ static int check_auth(emu_server *s, struct MHD_Connection *c, s3_reply *r) {
   }
   if (strcmp(id, s->s3_key_id) != 0) {
     s3_error(r, 403, "InvalidAccessKeyId", "The access key id you provided does not exist in our records.", NULL);
+    return -1;
+  }
+  pthread_mutex_lock(&s->mu);
+  int denied = s->cfg.s3_access_denied;
+  pthread_mutex_unlock(&s->mu);
+  if (denied) {
+    s3_error(r, 403, "AccessDenied", "Access Denied", NULL);
     return -1;
   }
   return 0;

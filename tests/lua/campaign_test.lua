@@ -196,7 +196,7 @@ T.case("no copy in the bucket mirror: the object's URI is recorded", function()
 end)
 
 T.case("a bucket that cannot be validated fails its full targets before any is created", function()
-  emulator.configure { auto_validate_buckets = false }
+  emulator.configure { auto_validate_buckets = false, s3_access_denied = true }
   local empty, full0 = T.tmpdir(), created("full")
   local r = campaign.run { name = "unvalidated", out = OUT, bucket = "s3://not-mine/x?region=us-east-1",
                            bucket_dir = empty, full = { colos = { "ORD", "SJC" }, time_limit = 10 },
@@ -207,7 +207,7 @@ T.case("a bucket that cannot be validated fails its full targets before any is c
   T.eq(t["full/ORD"].error.code, "BUCKET_NOT_VALIDATED", "with the reason")
   T.eq(t["full/SJC"].attempts, 0, "and was never attempted")
   T.eq(created("full"), full0, "no full capture was created")
-  emulator.configure { auto_validate_buckets = true }
+  emulator.configure { auto_validate_buckets = true, s3_access_denied = false }
   T.rmtree(empty)
 end)
 
