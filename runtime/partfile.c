@@ -81,6 +81,7 @@ void rt_partfile_close(rt_partfile *f, int invalid) {
   if (f->fd < 0) return;
   close(f->fd);
   f->fd = -1;
+  if (!invalid && f->offset == 0 && f->part) unlink(f->part); /* nothing to resume */
   if (invalid && f->part) {
     size_t n = strlen(f->path) + 9;
     char *bad = malloc(n);

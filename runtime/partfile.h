@@ -32,8 +32,8 @@ int rt_partfile_write(rt_partfile *f, const void *data, size_t len);
  * caller resumes), fsyncs, closes and renames PATH.part to PATH, fsyncing the directory.
  * Returns 0, RT_EAGAIN, RT_EPCAP or RT_EIO. */
 int rt_partfile_commit(rt_partfile *f);
-/* Closes the file if open: after RT_EPCAP (failed != 0) the bytes move to PATH.invalid,
- * otherwise PATH.part stays for the next attempt to resume. */
+/* Closes the file if open: when invalid (after RT_EPCAP) the bytes move to PATH.invalid,
+ * otherwise PATH.part stays for the next attempt to resume (an empty one is removed). */
 void rt_partfile_close(rt_partfile *f, int invalid);
 /* Closes and frees the names. */
 void rt_partfile_free(rt_partfile *f);

@@ -28,10 +28,16 @@ stop_emulator() {
   fi
 }
 
-# ensure_node_modules DIR: npm ci when node_modules is missing (the lock file pins versions).
+# ensure_node_modules DIR [MODULE...]: npm ci when one of the modules (default: the SDK check's)
+# is missing from DIR/node_modules (the lock file pins versions).
 ensure_node_modules() {
-  local dir=$1
-  if [[ ! -d "$dir/node_modules/cloudflare" || ! -d "$dir/node_modules/ajv" ]]; then
-    (cd "$dir" && npm ci --no-audit --no-fund --prefer-offline > /dev/null)
-  fi
+  local dir=$1; shift
+  local m
+  (( $# )) || set -- cloudflare ajv
+  for m in "$@"; do
+    if [[ ! -d "$dir/node_modules/$m" ]]; then
+      (cd "$dir" && npm ci --no-audit --no-fund --prefer-offline > /dev/null)
+      return
+    fi
+  done
 }
