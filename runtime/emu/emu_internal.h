@@ -356,7 +356,8 @@ void emu_fault_reply(emu_server *s, const emu_fault *f, emu_reply *r);
 /* Serves bucket_dir over the S3 API on its own port (same host as the API); sets s3_url. */
 int emu_s3_start(emu_server *s, char *err, size_t errlen);
 void emu_s3_stop(emu_server *s);
-/* {"url", "requests", "by_operation", "denied", "gets": {key: n}} (takes its own lock). */
+/* {"url", "requests", "by_operation", "denied", "ranged_gets", "gets": {key: GETs}} (takes its
+ * own lock). */
 json_t *emu_s3_stats(emu_server *s);
 
 /* ---- admin (emu_admin.c) ---- */

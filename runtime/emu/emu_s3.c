@@ -35,7 +35,7 @@ static const char *const s3_op_names[S3_NOPS] = {"list", "get", "head", "delete"
 struct emu_s3 {
   struct MHD_Daemon *mhd;
   pthread_mutex_t mu;        /* the counters below */
-  long long requests, by_op[S3_NOPS], denied;
+  long long requests, by_op[S3_NOPS], denied, ranged;
   json_t *gets;              /* key -> GETs that sent the object (any range) */
 };
 
@@ -242,6 +242,7 @@ static void get_object(emu_server *s, struct MHD_Connection *c, const char *dir,
     pthread_mutex_lock(&s->s3->mu);
     json_t *n = json_object_get(s->s3->gets, key);
     json_object_set_new(s->s3->gets, key, json_integer(json_integer_value(n) + 1));
+    s->s3->ranged += ranged;
     pthread_mutex_unlock(&s->s3->mu);
   }
 }
@@ -527,9 +528,9 @@ json_t *emu_s3_stats(emu_server *s) {
   pthread_mutex_lock(&s->s3->mu);
   json_t *ops = json_object();
   for (int i = 0; i < S3_NOPS; i++) json_object_set_new(ops, s3_op_names[i], json_integer(s->s3->by_op[i]));
-  json_t *o = json_pack("{s:s, s:I, s:o, s:I, s:o}", "url", s->s3_url, "requests", (json_int_t)s->s3->requests,
-                        "by_operation", ops, "denied", (json_int_t)s->s3->denied, "gets",
-                        json_deep_copy(s->s3->gets));
+  json_t *o = json_pack("{s:s, s:I, s:o, s:I, s:I, s:o}", "url", s->s3_url, "requests",
+                        (json_int_t)s->s3->requests, "by_operation", ops, "denied", (json_int_t)s->s3->denied,
+                        "ranged_gets", (json_int_t)s->s3->ranged, "gets", json_deep_copy(s->s3->gets));
   pthread_mutex_unlock(&s->s3->mu);
   return o;
 }
