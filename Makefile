@@ -8,7 +8,7 @@ CTEST_ARGS ?=
 # SDK check) count as present when the commands are, however they were installed.
 DEB_PACKAGES = build-essential cmake pkg-config liblua5.4-dev lua5.4 lua-cjson-dev libuv1-dev \
   libcurl4-openssl-dev libmicrohttpd-dev libjansson-dev libsqlite3-dev libpcap-dev libexpat1-dev \
-  tshark lua-check curl valgrind clang libclang-rt-dev ca-certificates time
+  tshark wireshark-common tcpdump lua-check curl valgrind clang libclang-rt-dev ca-certificates time
 DEB_COMMANDS = node:nodejs npm:npm
 
 .PHONY: all deps build demo test soak test-asan test-valgrind bench fuzz lint clean

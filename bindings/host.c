@@ -72,7 +72,7 @@ static const luaL_Reg c_modules[] = {
   {"pcaprun.fs", luaopen_pcaprun_fs},
   {"pcaprun.journal", luaopen_pcaprun_journal},
   {"pcaprun.objstore", luaopen_pcaprun_objstore},
-  {"pcaprun.pcapmerge", luaopen_pcaprun_pcapmerge},
+  {"pcaprun.pcapfile", luaopen_pcaprun_pcapfile},
   {"cjson", luaopen_cjson},
   {"cjson.safe", luaopen_cjson_safe},
   {NULL, NULL}};

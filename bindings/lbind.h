@@ -25,7 +25,7 @@ int luaopen_pcaprun_http(lua_State *L);
 int luaopen_pcaprun_fs(lua_State *L);
 int luaopen_pcaprun_journal(lua_State *L);
 int luaopen_pcaprun_objstore(lua_State *L);
-int luaopen_pcaprun_pcapmerge(lua_State *L);
+int luaopen_pcaprun_pcapfile(lua_State *L);
 
 /* Creates the Lua state for rt (allocator, libraries, preloaded modules). Returns 0 or RT_ENOMEM. */
 int rt_host_open(rt_runtime *rt);

@@ -4,6 +4,7 @@
 #include "journal.h"
 #include "lbind.h"
 #include "log.h"
+#include "pcap_cli.h"
 #include "pcaps.h"
 #include "progress.h"
 #include <jansson.h>
@@ -21,6 +22,8 @@ static const char usage_text[] =
   "       pcaprun [options] -e CHUNK [ARGS...]\n"
   "       pcaprun emulator [options]     run the PCAPs API emulator (see: pcaprun emulator --help)\n"
   "       pcaprun journal [PATH] [--json] show what a journal holds\n"
+  "       pcaprun pcap stats|top|merge|filter|slice|split FILE... [--json]\n"
+  "                                      answers from capture files (see: pcaprun pcap --help)\n"
   "\n"
   "Runs a Lua 5.4 script that drives Cloudflare's PCAPs API (packet captures). API calls look\n"
   "synchronous to the script; the runtime runs many at once and keeps every API limit.\n"
@@ -230,6 +233,7 @@ static void close_loop(uv_loop_t *loop) {
 int main(int argc, char **argv) {
   if (argc > 1 && strcmp(argv[1], "emulator") == 0) return emu_main(argc - 1, argv + 1);
   if (argc > 1 && strcmp(argv[1], "journal") == 0) return rt_journal_main(argc - 1, argv + 1);
+  if (argc > 1 && strcmp(argv[1], "pcap") == 0) return rt_pcap_main(argc - 1, argv + 1);
   rt_runtime rt;
   memset(&rt, 0, sizeof rt);
   rt_options_default(&rt.opt);

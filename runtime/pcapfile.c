@@ -1,11 +1,14 @@
 /* Reading capture files through libpcap, with a BPF filter. The file is opened with our own
- * stdio stream so that it gets a large buffer (libpcap reads each record with two freads) and
- * the kernel is told the access is sequential. */
+ * stdio stream so that it gets a large buffer (libpcap reads each record with two freads; with
+ * stdio's 4 KiB one, reading costs more than all the rest) and no lock per fread, and the kernel
+ * is told the access is sequential. */
 #include "pcapfile.h"
 #include "err.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdio_ext.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define READ_BUFFER (1 << 20)
@@ -19,12 +22,20 @@ int rt_pcapfile_open(rt_pcapfile *f, const char *path, const char *filter, char 
     snprintf(err, errlen, "%s: %s", path, strerror(e));
     return e == ENOENT ? RT_ENOTFOUND : RT_EIO;
   }
-  setvbuf(fp, NULL, _IOFBF, READ_BUFFER);
+  if (!(f->buf = malloc(READ_BUFFER))) {
+    fclose(fp);
+    snprintf(err, errlen, "out of memory");
+    return RT_ENOMEM;
+  }
+  setvbuf(fp, f->buf, _IOFBF, READ_BUFFER);
+  __fsetlocking(fp, FSETLOCKING_BYCALLER); /* one thread reads it: no lock per fread */
   posix_fadvise(fileno(fp), 0, 0, POSIX_FADV_SEQUENTIAL);
   char pe[PCAP_ERRBUF_SIZE] = "";
   f->p = pcap_fopen_offline_with_tstamp_precision(fp, PCAP_TSTAMP_PRECISION_NANO, pe);
   if (!f->p) { /* on failure libpcap leaves the stream to us */
     fclose(fp);
+    free(f->buf);
+    f->buf = NULL;
     snprintf(err, errlen, "%s: not a capture file libpcap can read (%s)", path, pe);
     return RT_EPCAP;
   }
@@ -33,8 +44,7 @@ int rt_pcapfile_open(rt_pcapfile *f, const char *path, const char *filter, char 
   if (filter && *filter) {
     if (pcap_compile(f->p, &f->prog, filter, 1, PCAP_NETMASK_UNKNOWN) != 0) {
       snprintf(err, errlen, "filter '%s': %s", filter, pcap_geterr(f->p));
-      pcap_close(f->p);
-      f->p = NULL;
+      rt_pcapfile_close(f);
       return RT_EINVAL;
     }
     f->filtered = 1;
@@ -59,8 +69,10 @@ int rt_pcapfile_next(rt_pcapfile *f, struct pcap_pkthdr **h, const unsigned char
 
 void rt_pcapfile_close(rt_pcapfile *f) {
   if (f->filtered) pcap_freecode(&f->prog);
-  if (f->p) pcap_close(f->p);
+  if (f->p) pcap_close(f->p); /* closes the stream, which used buf */
+  free(f->buf);
   f->p = NULL;
+  f->buf = NULL;
   f->filtered = 0;
 }
 

@@ -21,6 +21,7 @@ typedef struct rt_pcapfile {
   int linktype;          /* DLT_ value (pcap_datalink) */
   int snaplen;
   uint64_t read;         /* packets read so far, matching the filter or not */
+  char *buf;             /* the stream's buffer (glibc ignores a size without one) */
   const char *path;      /* borrowed from the caller of rt_pcapfile_open */
 } rt_pcapfile;
 

@@ -1,9 +1,12 @@
 /* Merge, filter, slice and split: one loop over the merged inputs, one writer at a time. */
 #include "pcapops.h"
+#include "apiparse.h"
 #include "err.h"
 #include "pcapmerge.h"
 #include "pcapout.h"
+#include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,4 +109,39 @@ void rt_pcapcopy_result_free(rt_pcapcopy_result *r) {
   for (size_t i = 0; i < r->nfiles; i++) free(r->files[i].path);
   free(r->files);
   memset(r, 0, sizeof *r);
+}
+
+/* The digits after a decimal point as nanoseconds (past the ninth ignored); advances *p. */
+static int64_t fraction(const char **p) {
+  int64_t frac = 0, scale = 100000000;
+  for (; **p >= '0' && **p <= '9'; (*p)++, scale /= 10) frac += (**p - '0') * scale;
+  return frac;
+}
+
+int rt_pcap_parse_seconds(const char *s, int64_t *ns) {
+  char *end;
+  errno = 0;
+  long long whole = strtoll(s, &end, 10);
+  if (errno || end == s || whole < 0 || whole > INT64_MAX / 1000000000 - 1) return -1;
+  const char *rest = end;
+  int64_t frac = 0;
+  if (*rest == '.') {
+    rest++;
+    frac = fraction(&rest);
+  }
+  if (*rest) return -1;
+  *ns = whole * 1000000000 + frac;
+  return 0;
+}
+
+int rt_pcap_parse_time(const char *s, int64_t *ns, int *relative) {
+  *relative = s[0] == '+';
+  if (*relative) return rt_pcap_parse_seconds(s + 1, ns);
+  if (!strchr(s, 'T') && !strchr(s, 't')) return rt_pcap_parse_seconds(s, ns);
+  double epoch;
+  if (rt_time_parse(s, &epoch) != 0) return -1;
+  const char *rest = s + 20;
+  int64_t frac = s[19] == '.' ? fraction(&rest) : 0;
+  *ns = (int64_t)llround(epoch - (double)frac / 1e9) * 1000000000 + frac;
+  return 0;
 }

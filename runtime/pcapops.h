@@ -56,4 +56,11 @@ void rt_pcapcopy_result_free(rt_pcapcopy_result *r);
  * "dir/out" -> "dir/out-00001". Returns 0, or -1 when it does not fit. */
 int rt_pcap_part_name(const char *output, unsigned long index, char *buf, size_t len);
 
+/* Seconds with up to 9 decimals ("12.5"), exactly, as nanoseconds. Returns 0 or -1. */
+int rt_pcap_parse_seconds(const char *s, int64_t *ns);
+/* A time-window bound: epoch seconds ("1764139440.5"), an RFC 3339 time with its zone
+ * ("2025-11-26T06:44:00.5Z"), or "+SECONDS" after the first packet (*relative set); to the
+ * nanosecond. Returns 0 or -1. */
+int rt_pcap_parse_time(const char *s, int64_t *ns, int *relative);
+
 #endif

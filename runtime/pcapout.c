@@ -4,6 +4,8 @@
 #include "fsutil.h"
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio_ext.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
@@ -19,11 +21,13 @@ static int create_tmp(rt_pcapout *o) {
       r = (uint32_t)getpid() * 2654435761u ^ (uint32_t)time(NULL) ^ (uint32_t)attempt * 40503u;
     if (snprintf(o->tmp, sizeof o->tmp, "%s.%06x.tmp", o->path, r & 0xffffff) >= (int)sizeof o->tmp) {
       errno = ENAMETOOLONG;
-      return -1;
+      break;
     }
     int fd = open(o->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-    if (fd >= 0 || errno != EEXIST) return fd;
+    if (fd >= 0) return fd;
+    if (errno != EEXIST) break;
   }
+  o->tmp[0] = 0; /* not ours: never to be removed */
   return -1;
 }
 
@@ -35,16 +39,18 @@ int rt_pcapout_open(rt_pcapout *o, const char *path, int dlt, int snaplen, char 
   }
   int fd = -1;
   FILE *f = NULL;
+  if (!(o->buf = malloc(WRITE_BUFFER))) {
+    snprintf(err, errlen, "out of memory");
+    return RT_ENOMEM;
+  }
   if (rt_mkdir_parents(path) != 0 || (fd = create_tmp(o)) < 0 || !(f = fdopen(fd, "wb"))) {
     snprintf(err, errlen, "cannot create %s: %s", fd < 0 ? path : o->tmp, strerror(errno));
-    if (fd >= 0) {
-      close(fd);
-      unlink(o->tmp);
-    }
-    o->tmp[0] = 0;
+    if (fd >= 0) close(fd);
+    rt_pcapout_abort(o);
     return RT_EIO;
   }
-  setvbuf(f, NULL, _IOFBF, WRITE_BUFFER);
+  setvbuf(f, o->buf, _IOFBF, WRITE_BUFFER); /* glibc ignores the size without a buffer */
+  __fsetlocking(f, FSETLOCKING_BYCALLER);
   o->dead = pcap_open_dead_with_tstamp_precision(dlt, snaplen, PCAP_TSTAMP_PRECISION_NANO);
   o->dumper = o->dead ? pcap_dump_fopen(o->dead, f) : NULL;
   if (!o->dumper) {
@@ -91,4 +97,6 @@ void rt_pcapout_abort(rt_pcapout *o) {
   o->dead = NULL;
   if (o->tmp[0]) unlink(o->tmp);
   o->tmp[0] = 0;
+  free(o->buf); /* after the stream that used it is closed */
+  o->buf = NULL;
 }

@@ -17,6 +17,7 @@
 typedef struct rt_pcapout {
   pcap_t *dead;
   pcap_dumper_t *dumper;
+  char *buf;             /* the stream's buffer */
   uint64_t packets;      /* records written */
   uint64_t bytes;        /* the file's size so far: the 24-byte header and every record */
   char path[PATH_MAX], tmp[PATH_MAX];

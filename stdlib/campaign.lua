@@ -28,7 +28,7 @@ local journal = require "pcaprun.journal"
 local json = require "pcaprun.json"
 local log = require "pcaprun.log"
 local pcap = require "pcaprun.pcap"
-local pcapmerge = require "pcaprun.pcapmerge"
+local pcapfile = require "pcaprun.pcapfile"
 local perror = require "pcaprun.error"
 local retry = require "pcaprun.retry"
 local task = require "pcaprun.task"
@@ -304,7 +304,7 @@ local function collect_full(c, t, cap)
   local rel = t._subdir .. "/" .. cap.id .. ".pcap"
   local inputs, packets = {}, 0
   for i, p in ipairs(parts) do inputs[i], packets = p.path, packets + p.packets end
-  local merged, merr = pcapmerge.merge(inputs, c.dir .. "/" .. rel)
+  local merged, merr = pcapfile.merge(inputs, c.dir .. "/" .. rel)
   if not merged then return fetch_failed(t, merr) end
   if merged.packets ~= packets then
     return fetch_failed(t, perror.make("BAD_PCAP", ("the merged file has %d packets, its parts %d")
@@ -330,6 +330,14 @@ local function collect_full(c, t, cap)
     end
   end
   return "complete"
+-- Each collected file's summary (pcapfile.summary: packets, time range, SYN ratio, heaviest
+-- addresses...) for the manifest; a file that cannot be read gets none, with a warning.
+local function summarize(c, t)
+  for _, f in ipairs(t.files) do
+    local s, err = pcapfile.summary(c.dir .. "/" .. f.path)
+    if not s then log.warn("campaign: cannot summarize a capture file", { path = f.path, error = tostring(err) }) end
+    f.summary = s
+  end
 end
 
 local function collect(c, t, cap)
@@ -351,6 +359,7 @@ local function collect(c, t, cap)
     end
   end
   if not status then return nil, err end
+  summarize(c, t)
   t.packets, t.bytes = 0, 0
   for _, f in ipairs(t.files) do t.packets, t.bytes = t.packets + f.packets, t.bytes + f.bytes end
   if #t.files == 0 then t.packets, t.bytes = cap.packets, nil end

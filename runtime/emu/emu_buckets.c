@@ -359,6 +359,7 @@ void emu_deliver_finished(emu_server *s) {
       x->p.path[0] = 0;
     x->p.link_type = s->cfg.link_type;
     x->p.snaplen = 65535; /* full captures keep whole packets */
+    x->p.syn_flood = s->cfg.syn_flood;
     x->p.packets = emu_capture_packets(c, c->t_done);
     x->p.t_start = c->wall_submit;
     x->p.t_span = c->t_conv_pending - c->t_running;

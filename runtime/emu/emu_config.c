@@ -46,6 +46,7 @@ static const key keys[] = {
     N(simple_duration, -1, 1e9), N(full_pending, 0, 1e9), N(conversion_pending, 0, 1e9),
     N(conversion_running, 0, 1e9), N(fail_rate, 0, 1), B(stop_terminal_error),
     I(link_type, 1, 101), {"simple_bytes", T_LONG, F(simple_bytes), 0, 0, 1LL << 40, NULL, 0},
+    N(syn_flood, 0, 1),
     {"download_rate", T_LONG, F(download_rate), 0, 0, 1LL << 40, NULL, 0},
     B(gzip_downloads), B(ignore_range),
     S(s3_access_key_id, 1),

@@ -83,6 +83,7 @@ typedef struct emu_config {
   /* pcap files */
   int link_type, gzip_downloads, ignore_range;
   long long simple_bytes;
+  double syn_flood;            /* share of packets that are a SYN flood on one address */
   long long download_rate;     /* bytes per real second of each download, 0: as fast as it goes */
   /* the S3 API: its keys (start only), page size, GET pacing, files per full capture */
   char s3_access_key_id[128], s3_secret_access_key[128];
@@ -330,6 +331,7 @@ typedef struct emu_pcap_params {
   rt_filter filter;
   uint64_t seed;
   int gzip;                 /* also write path.gz (gzip container, stored blocks) */
+  double syn_flood;         /* share of packets that are SYNs from anywhere to one address */
 } emu_pcap_params;
 
 /* Writes the file unless it exists already. Thread-safe through s->gen_mu. */

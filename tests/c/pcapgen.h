@@ -30,6 +30,7 @@ static int pg_sh(const char *fmt, ...) {
   return st == -1 ? -1 : WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
+__attribute__((unused))
 static FILE *pg_text_open(const char *dir, const char *name) {
   snprintf(pg_text_path, sizeof pg_text_path, "%s/%s.txt", dir, name);
   FILE *f = fopen(pg_text_path, "w");
@@ -38,6 +39,7 @@ static FILE *pg_text_open(const char *dir, const char *name) {
 }
 
 /* One packet: its time as ISO 8601 UTC with nanoseconds, then the bytes as offset + hex lines. */
+__attribute__((unused))
 static void pg_packet(FILE *t, int64_t ts_ns, const uint8_t *b, size_t len) {
   time_t sec = (time_t)(ts_ns / 1000000000);
   struct tm tm;
@@ -53,6 +55,7 @@ static void pg_packet(FILE *t, int64_t ts_ns, const uint8_t *b, size_t len) {
 }
 
 /* Closes the hex dump and makes a capture of `format` (pcap, nsecpcap, pcapng) from it. */
+__attribute__((unused))
 static int pg_text2pcap(FILE *t, const char *format, const char *out) {
   fclose(t);
   return pg_sh("text2pcap -q -t ISO -F %s '%s' '%s' > /dev/null 2>&1", format, pg_text_path, out);
@@ -91,7 +94,9 @@ static int pg_to_big_endian(const char *path) {
 
 /* ---- hand-assembled headers (network byte order) ---- */
 
+__attribute__((unused))
 static size_t pg_put16(uint8_t *p, unsigned v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; return 2; }
+__attribute__((unused))
 static size_t pg_put32(uint8_t *p, uint32_t v) { pg_put16(p, v >> 16); pg_put16(p + 2, v & 0xffff); return 4; }
 
 /* Ethernet II: dst 02:00:00:00:00:02, src 02:00:00:00:00:01, then the VLAN tags (TPID, VID

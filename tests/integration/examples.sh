@@ -53,6 +53,11 @@ t "the campaign's summary lists every target" \
   "grep -q 'campaign edge-demo: complete, 7/7 targets complete' '$tmp/multi_colo_campaign.out'"
 t "the playbook's summary shows success" "grep -q '^playbook syn-flood-response: success' '$tmp/incident_playbook.out'"
 t "the playbook printed its events" "grep -q '\[step.finished\] 3.1 full captures' '$tmp/incident_playbook.out'"
+target=$(sed -n 's/^target: //p' "$tmp"/incident_playbook/captures/syn-flood-response/*/summary.txt)
+t "the playbook found the SYN flood's target ($target) and aimed its full captures at it" \
+  "[ -n '$target' ] && grep -q '\"destination_address\": \"$target\"' \"$tmp\"/incident_playbook/captures/syn-flood-response/*/full/manifest.json"
+t "the campaign's manifest summarizes each file" \
+  "[ \$(grep -c '\"syn_ratio\"' \"$tmp\"/incident_playbook/captures/syn-flood-response/*/full/manifest.json) = 2 ]"
 t "the recurring capture ran 3 times" "[ \$(grep -c '^run [0-9]* at .*: complete' '$tmp/recurring_capture.out') = 3 ]"
 
 # Again, in the same directory: every target is complete already, so nothing is created.

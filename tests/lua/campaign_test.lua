@@ -58,6 +58,9 @@ T.case("layout, manifest, and the runtime's pacing", function()
     T.eq(#t.files, 1, t.key .. " files")
     local want = (t.type == "full" and t.colo or "sampled") .. "/" .. t.id .. ".pcap"
     T.eq(t.files[1].path, want, t.key .. " layout")
+    local summary = t.files[1].summary or {}
+    T.eq(summary.packets, t.files[1].packets, t.key .. " file summary: packets")
+    T.ok(summary.destinations and summary.syn_ratio, t.key .. " file summary: destinations, SYN ratio")
     local path = r.dir .. "/" .. t.files[1].path
     T.eq(t.files[1].bytes, fs.stat(path).size, t.key .. " bytes")
     T.eq(t.files[1].packets, fs.check_pcap(path).packets, t.key .. " packets")
