@@ -330,12 +330,16 @@ local function collect_full(c, t, cap)
     end
   end
   return "complete"
+end
+
 -- Each collected file's summary (pcapfile.summary: packets, time range, SYN ratio, heaviest
 -- addresses...) for the manifest; a file that cannot be read gets none, with a warning.
 local function summarize(c, t)
   for _, f in ipairs(t.files) do
     local s, err = pcapfile.summary(c.dir .. "/" .. f.path)
-    if not s then log.warn("campaign: cannot summarize a capture file", { path = f.path, error = tostring(err) }) end
+    if not s then
+      log.warn("campaign: cannot summarize a capture file", { path = f.path, error = tostring(err) })
+    end
     f.summary = s
   end
 end

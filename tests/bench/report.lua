@@ -1,8 +1,8 @@
 -- The benchmark table: reads what run.sh measured in DIR, prints one aligned table (metric,
 -- pcaprun, baseline, ratio, target, verdict) and writes it, with every raw figure, as JSON.
---   lua5.4 report.lua DIR OUT.json
+--   lua5.4 report.lua DIR OUT.json [objstore]     (objstore: only the rows of objstore.sh)
 local cjson = require "cjson"
-local dir, outpath = arg[1], arg[2]
+local dir, outpath, only = arg[1], arg[2], arg[3]
 
 local function read_json(name)
   local f = assert(io.open(dir .. "/" .. name))
@@ -47,66 +47,94 @@ local function row(metric, p, b, target, pass)
                       verdict = verdict }
 end
 
--- 1, 2. Campaigns
-local cp, cc = read_json("mixed_pcaprun.json"), read_json("mixed_curl.json")
-local sp, sc = read_json("simple_pcaprun.json"), read_json("simple_curl.json")
-raw.mixed = { pcaprun = cp, curl = cc }
-raw.simple_only = { pcaprun = sp, curl = sc }
-local what = ("%d full / %d colos + %d simple"):format(cp.full, cp.full, cp.simple)
-row(what .. ": makespan, API s (baseline: the lower bound)", cp.makespan_done, cp.bound,
-  "<= 1.02x (issue 2: 1.05x)", function(_, r) return r <= 1.02 end)
-row("  same, until the last capture was ready", cp.makespan_ready, cp.bound)
-row("  curl + sleep script: makespan (baseline: the lower bound)", cc.makespan_done, cc.bound)
-row("  makespan, pcaprun vs curl + sleep", cp.makespan_done, cc.makespan_done)
-row("  limit violations (pcaprun vs curl)", cp.violations, cc.violations, "0",
-  function(p) return p == 0 end)
-row("  API calls per capture (pcaprun vs curl)", cp.calls_per_capture, cc.calls_per_capture)
-row(("%d simple only: API calls per simple capture"):format(sp.simple), sp.calls_per_capture,
-  sc.calls_per_capture, "<= 4", function(p) return p <= 4 end)
-row("  ready -> download start, mean API s", sp.delay_mean, sc.delay_mean)
-row("  ready -> download start, max API s", sp.delay_max, sc.delay_max, "<= 1 s",
-  function(p) return p <= 1 end)
-row("  makespan, API s (baseline: the lower bound)", sp.makespan_done, sp.bound)
+if only ~= "objstore" then
+  -- 1, 2. Campaigns
+  local cp, cc = read_json("mixed_pcaprun.json"), read_json("mixed_curl.json")
+  local sp, sc = read_json("simple_pcaprun.json"), read_json("simple_curl.json")
+  raw.mixed = { pcaprun = cp, curl = cc }
+  raw.simple_only = { pcaprun = sp, curl = sc }
+  local what = ("%d full / %d colos + %d simple"):format(cp.full, cp.full, cp.simple)
+  row(what .. ": makespan, API s (baseline: the lower bound)", cp.makespan_done, cp.bound,
+    "<= 1.02x (issue 2: 1.05x)", function(_, r) return r <= 1.02 end)
+  row("  same, until the last capture was ready", cp.makespan_ready, cp.bound)
+  row("  curl + sleep script: makespan (baseline: the lower bound)", cc.makespan_done, cc.bound)
+  row("  makespan, pcaprun vs curl + sleep", cp.makespan_done, cc.makespan_done)
+  row("  limit violations (pcaprun vs curl)", cp.violations, cc.violations, "0",
+    function(p) return p == 0 end)
+  row("  API calls per capture (pcaprun vs curl)", cp.calls_per_capture, cc.calls_per_capture)
+  row(("%d simple only: API calls per simple capture"):format(sp.simple), sp.calls_per_capture,
+    sc.calls_per_capture, "<= 4", function(p) return p <= 4 end)
+  row("  ready -> download start, mean API s", sp.delay_mean, sc.delay_mean)
+  row("  ready -> download start, max API s", sp.delay_max, sc.delay_max, "<= 1 s",
+    function(p) return p <= 1 end)
+  row("  makespan, API s (baseline: the lower bound)", sp.makespan_done, sp.bound)
 
--- 3. Downloads: throughput from the median wall time, peak RSS the largest seen.
-for _, d in ipairs { { "download_64m", "64 MiB" }, { "download_1g", "1 GiB" } } do
-  local name, label = d[1], d[2]
-  local bytes = tonumber(io.open(dir .. "/" .. name .. "_bytes.txt"):read("l"))
-  local pt, ct = column(name .. "_pcaprun.txt", 1), column(name .. "_curl.txt", 1)
-  local prss, crss = max(column(name .. "_pcaprun.txt", 2)), max(column(name .. "_curl.txt", 2))
-  local pm, cm = bytes / 2 ^ 20 / median(pt), bytes / 2 ^ 20 / median(ct)
-  raw[name] = { bytes = bytes, pcaprun_seconds = pt, curl_seconds = ct, pcaprun_rss_kb = prss,
-                curl_rss_kb = crss }
-  row("download " .. label .. ": MiB/s (vs curl -o)", pm, cm, ">= 0.9x", function(_, r) return r >= 0.9 end)
-  row("download " .. label .. ": peak RSS, MiB (vs curl -o)", prss / 1024, crss / 1024,
-    name == "download_1g" and "< 32 MiB" or nil, function(p) return p < 32 end)
+  -- 3. Downloads: throughput from the median wall time, peak RSS the largest seen.
+  for _, d in ipairs { { "download_64m", "64 MiB" }, { "download_1g", "1 GiB" } } do
+    local name, label = d[1], d[2]
+    local bytes = tonumber(io.open(dir .. "/" .. name .. "_bytes.txt"):read("l"))
+    local pt, ct = column(name .. "_pcaprun.txt", 1), column(name .. "_curl.txt", 1)
+    local prss, crss = max(column(name .. "_pcaprun.txt", 2)), max(column(name .. "_curl.txt", 2))
+    local pm, cm = bytes / 2 ^ 20 / median(pt), bytes / 2 ^ 20 / median(ct)
+    raw[name] = { bytes = bytes, pcaprun_seconds = pt, curl_seconds = ct, pcaprun_rss_kb = prss,
+                  curl_rss_kb = crss }
+    row("download " .. label .. ": MiB/s (vs curl -o)", pm, cm, ">= 0.9x", function(_, r) return r >= 0.9 end)
+    row("download " .. label .. ": peak RSS, MiB (vs curl -o)", prss / 1024, crss / 1024,
+      name == "download_1g" and "< 32 MiB" or nil, function(p) return p < 32 end)
+  end
+
+  -- 4. Tasks and HTTP
+  local tp, tl = read_json("tasks_pcaprun.json"), read_json("tasks_lua.json")
+  raw.tasks = { pcaprun = tp, lua = tl }
+  row(("%d sleeping tasks: RSS per task, bytes (vs a Lua coroutine)"):format(tp.tasks), tp.rss_per_task,
+    tl.rss_per_task, "<= 4096", function(p) return p <= 4096 end)
+  row("  Lua heap per task, bytes (vs a Lua coroutine)", tp.heap_per_task, tl.heap_per_task)
+  row("spawn + join per second (vs coroutine create + resume)", tp.spawn_join_per_s, tl.spawn_join_per_s)
+  local rp, rc = column("rps_pcaprun.jsonl", "per_s"), column("rps_c.jsonl", "per_s")
+  raw.http_rps = { pcaprun = rp, c = rc }
+  row("HTTP requests/s, 8 at once (vs C on libcurl multi + libuv)", median(rp), median(rc))
+
+  -- 5. Start-up
+  local up, ul = column("startup_pcaprun.txt", 1), column("startup_lua.txt", 1)
+  raw.startup = { pcaprun_seconds = up, lua_seconds = ul }
+  row("start-up, ms: pcaprun -e '' (vs lua5.4 -e '')", median(up) * 1000, median(ul) * 1000, "<= 3x",
+    function(_, r) return r <= 3 end)
+
+  -- 6. The journal
+  raw.journal = {}
+  for _, w in ipairs { "campaign", "raw" } do
+    local function runs(mode) return column(("journal_%s_%s.txt"):format(w, mode), 1) end
+    local none, disk = runs("none"), runs("disk")
+    raw.journal[w] = { none = none, disk = disk, shm = runs("shm") }
+    local label = w == "raw" and "bare create/wait/download" or "campaign"
+    row(("journal: %s API calls/s (vs no journal)"):format(label), median(disk), median(none))
+  end
 end
 
--- 4. Tasks and HTTP
-local tp, tl = read_json("tasks_pcaprun.json"), read_json("tasks_lua.json")
-raw.tasks = { pcaprun = tp, lua = tl }
-row(("%d sleeping tasks: RSS per task, bytes (vs a Lua coroutine)"):format(tp.tasks), tp.rss_per_task,
-  tl.rss_per_task, "<= 4096", function(p) return p <= 4096 end)
-row("  Lua heap per task, bytes (vs a Lua coroutine)", tp.heap_per_task, tl.heap_per_task)
-row("spawn + join per second (vs coroutine create + resume)", tp.spawn_join_per_s, tl.spawn_join_per_s)
-local rp, rc = column("rps_pcaprun.jsonl", "per_s"), column("rps_c.jsonl", "per_s")
-raw.http_rps = { pcaprun = rp, c = rc }
-row("HTTP requests/s, 8 at once (vs C on libcurl multi + libuv)", median(rp), median(rc))
-
--- 5. Start-up
-local up, ul = column("startup_pcaprun.txt", 1), column("startup_lua.txt", 1)
-raw.startup = { pcaprun_seconds = up, lua_seconds = ul }
-row("start-up, ms: pcaprun -e '' (vs lua5.4 -e '')", median(up) * 1000, median(ul) * 1000, "<= 3x",
-  function(_, r) return r <= 3 end)
-
--- 6. The journal
-raw.journal = {}
-for _, w in ipairs { "campaign", "raw" } do
-  local function runs(mode) return column(("journal_%s_%s.txt"):format(w, mode), 1) end
-  local none, disk = runs("none"), runs("disk")
-  raw.journal[w] = { none = none, disk = disk, shm = runs("shm") }
-  local label = w == "raw" and "bare create/wait/download" or "campaign"
-  row(("journal: %s API calls/s (vs no journal)"):format(label), median(disk), median(none))
+-- 7. Object stores (objstore.sh): a 1 GiB fetch over the S3 API, and merging 8 files.
+local function file_exists(name)
+  local f = io.open(dir .. "/" .. name)
+  if f then f:close() end
+  return f ~= nil
+end
+if file_exists("objstore_fetch_pcaprun.txt") then
+  local bytes = tonumber(io.open(dir .. "/objstore_fetch_bytes.txt"):read("l"))
+  local pt, ct = column("objstore_fetch_pcaprun.txt", 1), column("objstore_fetch_curl.txt", 1)
+  local prss, crss = max(column("objstore_fetch_pcaprun.txt", 2)), max(column("objstore_fetch_curl.txt", 2))
+  raw.objstore_fetch = { bytes = bytes, pcaprun_seconds = pt, curl_seconds = ct, pcaprun_rss_kb = prss,
+                         curl_rss_kb = crss }
+  row("S3 fetch 1 GiB: MiB/s (vs curl --aws-sigv4)", bytes / 2 ^ 20 / median(pt), bytes / 2 ^ 20 / median(ct),
+    ">= 0.9x", function(_, r) return r >= 0.9 end)
+  row("S3 fetch 1 GiB: peak RSS, MiB (vs curl --aws-sigv4)", prss / 1024, crss / 1024, "< 32 MiB",
+    function(p) return p < 32 end)
+  bytes = tonumber(io.open(dir .. "/objstore_merge_bytes.txt"):read("l"))
+  pt, ct = column("objstore_merge_pcaprun.txt", 1), column("objstore_merge_mergecap.txt", 1)
+  prss, crss = max(column("objstore_merge_pcaprun.txt", 2)), max(column("objstore_merge_mergecap.txt", 2))
+  raw.objstore_merge = { bytes = bytes, pcaprun_seconds = pt, mergecap_seconds = ct, pcaprun_rss_kb = prss,
+                         mergecap_rss_kb = crss }
+  row("merge 8 x 128 MiB: MiB/s (vs mergecap -F nsecpcap)", bytes / 2 ^ 20 / median(pt),
+    bytes / 2 ^ 20 / median(ct), ">= 1x", function(_, r) return r >= 1 end)
+  row("merge 8 x 128 MiB: peak RSS, MiB (vs mergecap)", prss / 1024, crss / 1024)
 end
 
 -- The table

@@ -124,4 +124,8 @@ for rep in $(seq "$REPS"); do in_turn "$rep" startup_pcaprun startup_lua; done
 note "journal: API calls per second with and without it"
 JOURNAL_OUT=$out $B/journal_overhead.sh "$BUILD" "$REPS" >&2
 
+# 7. Object stores: a 1 GiB fetch over the S3 API vs curl --aws-sigv4, merging 8 files vs
+# mergecap (objstore.sh, which also runs on its own).
+$B/objstore.sh "$BUILD" "$REPS" "$out"
+
 lua5.4 $B/report.lua "$out" "$BUILD/bench.json"

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# The object-store rows (tests/bench/README.md §7), run by run.sh or on their own:
+#   tests/bench/objstore.sh BUILD_DIR [REPS] [OUT_DIR]
+# 1. A 1 GiB object fetched over the S3 API from the emulator's S3 server (loopback), REPS times
+#    each, taking turns: pcaprun (store:fetch: streamed to .part, checked as a pcap, fsynced,
+#    renamed) and `curl --aws-sigv4 -o` (the same object, the same server, signed the same way).
+#    Files in tmpfs (/dev/shm) so both clients are measured, not the disk.
+# 2. 8 files of 128 MiB whose packets interleave, merged into one nanosecond pcap: pcaprun
+#    (pcapfile.merge, as campaigns merge a full capture's files) and `mergecap -F nsecpcap`.
+# Writes OUT_DIR/objstore_*.txt ("wall_seconds peak_rss_kb" per run); without OUT_DIR it prints
+# the rows itself.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+BUILD=$(cd "${1:-build}" && pwd)
+REPS=${2:-${BENCH_REPS:-5}}
+OUT=${3:-}
+B=tests/bench
+PCAPRUN=$BUILD/pcaprun
+for tool in curl mergecap lua5.4 /usr/bin/time; do
+  command -v "$tool" > /dev/null || { echo "objstore.sh: $tool is missing (make deps)" >&2; exit 2; }
+done
+work=$(mktemp -d -p /dev/shm 2> /dev/null || mktemp -d)
+out=${OUT:-$work/rows}
+mkdir -p "$out" "$work/buckets/bench"
+export PCAPRUN PCAPRUN_SRC=$PWD
+source tests/integration/lib/emulator.sh
+trap 'stop_emulator; rm -rf "$work"' EXIT
+KEY=AKIDBENCH SECRET=bench-secret
+start_emulator "$work" --bucket-dir "$work/buckets" \
+  --config "{\"s3_access_key_id\":\"$KEY\",\"s3_secret_access_key\":\"$SECRET\"}"
+S3=$(curl -s "$EMU_ADMIN/stats" | sed -n 's/.*"url": "\(http:[^"]*\)".*/\1/p' | tail -1)
+export AWS_ENDPOINT_URL=$S3 AWS_ACCESS_KEY_ID=$KEY AWS_SECRET_ACCESS_KEY=$SECRET
+note() { printf '%s\n' "$*" >&2; }
+timed() { # FILE COMMAND...: appends "wall_seconds peak_rss_kb"
+  local file=$1 t0 t1
+  shift
+  t0=$(date +%s%N)
+  /usr/bin/time -f %M -o "$work/rss" "$@" > /dev/null
+  t1=$(date +%s%N)
+  echo "$(( (t1 - t0) / 1000 ))e-6 $(cat "$work/rss")" >> "$file"
+}
+in_turn() { if (($1 % 2)); then $2; $3; else $3; $2; fi; }
+
+note "objstore: 1 GiB over the S3 API, pcaprun and curl --aws-sigv4, $REPS times each"
+lua5.4 $B/objstore_make.lua object "$work/buckets/bench/big.pcap" $((1 << 30))
+stat -c %s "$work/buckets/bench/big.pcap" > "$out/objstore_fetch_bytes.txt"
+url=$S3/bench/big.pcap
+curl_get=(curl -sS --fail --aws-sigv4 "aws:amz:us-east-1:s3" --user "$KEY:$SECRET"
+  -H "x-amz-content-sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" "$url" -o)
+"$PCAPRUN" -q --no-journal $B/objstore_fetch.lua s3://bench big.pcap "$work/p.pcap" > /dev/null
+"${curl_get[@]}" "$work/c.pcap"
+cmp -s "$work/p.pcap" "$work/c.pcap" || { echo "objstore.sh: the two fetches differ" >&2; exit 1; }
+rm -f "$work/p.pcap" "$work/c.pcap"
+fetch_pcaprun() {
+  timed "$out/objstore_fetch_pcaprun.txt" "$PCAPRUN" -q --no-journal $B/objstore_fetch.lua s3://bench big.pcap \
+    "$work/p.pcap"
+  rm -f "$work/p.pcap"
+}
+fetch_curl() {
+  timed "$out/objstore_fetch_curl.txt" "${curl_get[@]}" "$work/c.pcap"
+  rm -f "$work/c.pcap"
+}
+for rep in $(seq "$REPS"); do in_turn "$rep" fetch_pcaprun fetch_curl; done
+rm -f "$work/buckets/bench/big.pcap"
+
+note "objstore: merging 8 files of 128 MiB, pcaprun and mergecap -F nsecpcap, $REPS times each"
+mkdir -p "$work/parts"
+lua5.4 $B/objstore_make.lua parts "$work/parts" 8 $((128 << 20))
+du -cb "$work"/parts/*.pcap | tail -1 | cut -f1 > "$out/objstore_merge_bytes.txt"
+"$PCAPRUN" -q $B/objstore_merge.lua "$work/m.pcap" "$work"/parts/*.pcap > /dev/null
+mergecap -F nsecpcap -w "$work/r.pcap" "$work"/parts/*.pcap
+cmp -s <(tail -c +25 "$work/m.pcap") <(tail -c +25 "$work/r.pcap") ||
+  { echo "objstore.sh: the two merges differ" >&2; exit 1; }
+rm -f "$work/m.pcap" "$work/r.pcap"
+merge_pcaprun() {
+  timed "$out/objstore_merge_pcaprun.txt" "$PCAPRUN" -q $B/objstore_merge.lua "$work/m.pcap" "$work"/parts/*.pcap
+  rm -f "$work/m.pcap"
+}
+merge_mergecap() {
+  timed "$out/objstore_merge_mergecap.txt" mergecap -F nsecpcap -w "$work/r.pcap" "$work"/parts/*.pcap
+  rm -f "$work/r.pcap"
+}
+for rep in $(seq "$REPS"); do in_turn "$rep" merge_pcaprun merge_mergecap; done
+
+if [[ -z $OUT ]]; then lua5.4 $B/report.lua "$out" "$BUILD/bench_objstore.json" objstore; fi
