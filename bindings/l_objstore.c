@@ -217,15 +217,23 @@ static int s_list(lua_State *L) {
   return run_op(L, new_op(L, b, RT_OBJ_LIST, prefix), o.timeout);
 }
 
+/* The start shared by the operations on one named object: the task, the store at 1, the name at
+ * 2, the options at opts_idx; the operation is left in its box on top. */
+static rt_objop *named_op(lua_State *L, int kind, const char *fname, int opts_idx, op_opts *o) {
+  l_current_task(L, fname);
+  rt_s3bucket *b = check_store(L, 1);
+  const char *name = check_name(L, 2, fname);
+  *o = check_op_opts(L, opts_idx, fname, kind);
+  lua_settop(L, opts_idx);
+  return new_op(L, b, kind, name);
+}
+
 /* store:head(name [, opts]) -> {key=, name=, size=, etag=, modified=} | nil, err (NOT_FOUND).
  * [-2|3, +1|2, y] */
 static int s_head(lua_State *L) {
-  l_current_task(L, "store:head");
-  rt_s3bucket *b = check_store(L, 1);
-  const char *name = check_name(L, 2, "store:head");
-  op_opts o = check_op_opts(L, 3, "store:head", RT_OBJ_HEAD);
-  lua_settop(L, 3);
-  return run_op(L, new_op(L, b, RT_OBJ_HEAD, name), o.timeout);
+  op_opts o;
+  rt_objop *op = named_op(L, RT_OBJ_HEAD, "store:head", 3, &o);
+  return run_op(L, op, o.timeout);
 }
 
 /* store:fetch(name, path [, {etag=, size=, timeout=}]) -> {path=, bytes=, packets=, linktype=,
@@ -234,17 +242,13 @@ static int s_head(lua_State *L) {
  * it to PATH. etag and size (from a list) are what the object must be. An object the journal
  * shows fetched into PATH, still there, is not fetched again (reused = true). [-3|4, +1|2, y] */
 static int s_fetch(lua_State *L) {
-  l_current_task(L, "store:fetch");
-  rt_s3bucket *b = check_store(L, 1);
-  const char *name = check_name(L, 2, "store:fetch");
   const char *path = luaL_checkstring(L, 3);
   struct stat st;
   size_t n = strlen(path);
   if (!n || path[n - 1] == '/' || (stat(path, &st) == 0 && S_ISDIR(st.st_mode)))
     luaL_error(L, "store:fetch: path '%s' must name a file, not a directory", path);
-  op_opts o = check_op_opts(L, 4, "store:fetch", RT_OBJ_GET);
-  lua_settop(L, 4);
-  rt_objop *op = new_op(L, b, RT_OBJ_GET, name);
+  op_opts o;
+  rt_objop *op = named_op(L, RT_OBJ_GET, "store:fetch", 4, &o);
   if (!(op->path = strdup(path))) luaL_error(L, "out of memory");
   if (o.etag) snprintf(op->etag, sizeof op->etag, "%s", o.etag);
   op->size = o.size;
@@ -254,12 +258,8 @@ static int s_fetch(lua_State *L) {
 /* store:read(name [, {max_bytes = 1 MiB, timeout=}]) -> the object's bytes | nil, err (TOO_BIG
  * past max_bytes). [-2|3, +1|2, y] */
 static int s_read(lua_State *L) {
-  l_current_task(L, "store:read");
-  rt_s3bucket *b = check_store(L, 1);
-  const char *name = check_name(L, 2, "store:read");
-  op_opts o = check_op_opts(L, 3, "store:read", RT_OBJ_READ);
-  lua_settop(L, 3);
-  rt_objop *op = new_op(L, b, RT_OBJ_READ, name);
+  op_opts o;
+  rt_objop *op = named_op(L, RT_OBJ_READ, "store:read", 3, &o);
   if (o.max_bytes > 0) op->max_bytes = (size_t)o.max_bytes;
   return run_op(L, op, o.timeout);
 }
@@ -267,12 +267,9 @@ static int s_read(lua_State *L) {
 /* store:delete(name [, opts]) -> true | nil, err: an object already gone counts as deleted.
  * [-2|3, +1|2, y] */
 static int s_delete(lua_State *L) {
-  l_current_task(L, "store:delete");
-  rt_s3bucket *b = check_store(L, 1);
-  const char *name = check_name(L, 2, "store:delete");
-  op_opts o = check_op_opts(L, 3, "store:delete", RT_OBJ_DELETE);
-  lua_settop(L, 3);
-  return run_op(L, new_op(L, b, RT_OBJ_DELETE, name), o.timeout);
+  op_opts o;
+  rt_objop *op = named_op(L, RT_OBJ_DELETE, "store:delete", 3, &o);
+  return run_op(L, op, o.timeout);
 }
 
 int luaopen_pcaprun_objstore(lua_State *L) {

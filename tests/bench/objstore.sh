@@ -28,18 +28,9 @@ trap 'stop_emulator; rm -rf "$work"' EXIT
 KEY=AKIDBENCH SECRET=bench-secret
 start_emulator "$work" --bucket-dir "$work/buckets" \
   --config "{\"s3_access_key_id\":\"$KEY\",\"s3_secret_access_key\":\"$SECRET\"}"
-S3=$(curl -s "$EMU_ADMIN/stats" | sed -n 's/.*"url": "\(http:[^"]*\)".*/\1/p' | tail -1)
+S3=$EMU_S3
 export AWS_ENDPOINT_URL=$S3 AWS_ACCESS_KEY_ID=$KEY AWS_SECRET_ACCESS_KEY=$SECRET
-note() { printf '%s\n' "$*" >&2; }
-timed() { # FILE COMMAND...: appends "wall_seconds peak_rss_kb"
-  local file=$1 t0 t1
-  shift
-  t0=$(date +%s%N)
-  /usr/bin/time -f %M -o "$work/rss" "$@" > /dev/null
-  t1=$(date +%s%N)
-  echo "$(( (t1 - t0) / 1000 ))e-6 $(cat "$work/rss")" >> "$file"
-}
-in_turn() { if (($1 % 2)); then $2; $3; else $3; $2; fi; }
+source tests/bench/lib.sh # timed, note, in_turn
 
 note "objstore: 1 GiB over the S3 API, pcaprun and curl --aws-sigv4, $REPS times each"
 lua5.4 $B/objstore_make.lua object "$work/buckets/bench/big.pcap" $((1 << 30))

@@ -20,8 +20,8 @@ F=0.01
 start_emulator "$work" --time-scale $F --bucket-dir "$work/buckets" \
   --config '{"full_files": 3, "s3_access_key_id": "AKIDE2E", "s3_secret_access_key": "e2e/secret+key"}' || exit 1
 stats() { curl -s "$EMU_ADMIN/stats"; }
-S3=$(stats | sed -n 's/.*"url": "\(http:[^"]*\)".*/\1/p' | tail -1)
-t "the emulator reports its S3 URL (stats and stderr)" "[ -n '$S3' ] && grep -qF 'S3 API $S3' $work/emu.err"
+S3=$EMU_S3
+t "the emulator reports its S3 URL (stderr and stats)" "[ -n '$S3' ] && stats | grep -qF '\"url\": \"$S3\"'"
 export CLOUDFLARE_BASE_URL=$EMU_URL CLOUDFLARE_API_TOKEN=e2e CLOUDFLARE_ACCOUNT_ID=0123456789abcdef0123456789abcdef
 export AWS_ACCESS_KEY_ID=AKIDE2E AWS_SECRET_ACCESS_KEY=e2e/secret+key AWS_ENDPOINT_URL=$S3
 BUCKET="s3://e2e-bucket/captures?region=us-east-1"

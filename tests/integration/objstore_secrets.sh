@@ -19,7 +19,7 @@ TOKEN="tok-$RANDOM-Sess10nT0ken-$RANDOM"
 R2SECRET="r2-$RANDOM-R2S3cretK3y-$RANDOM"
 start_emulator "$work" --time-scale $F --bucket-dir "$work/buckets" \
   --config '{"full_files": 2, "s3_access_key_id": "AKIDSECRETS"}' || exit 1
-S3=$(curl -s "$EMU_ADMIN/stats" | sed -n 's/.*"url": "\(http:[^"]*\)".*/\1/p' | tail -1)
+S3=$EMU_S3
 export CLOUDFLARE_BASE_URL=$EMU_URL CLOUDFLARE_API_TOKEN=secrets CLOUDFLARE_ACCOUNT_ID=0123456789abcdef0123456789abcdef
 export AWS_ENDPOINT_URL=$S3 AWS_ACCESS_KEY_ID=AKIDSECRETS AWS_SECRET_ACCESS_KEY=$SECRET AWS_SESSION_TOKEN=$TOKEN
 CAMPAIGN="$PCAPRUN_SRC/tests/integration/lib/objstore_campaign.lua"
