@@ -132,15 +132,16 @@ function M.fetch_capture(store, id, dir, opts)
   return files
 end
 
---- bucket.challenge(uri, filename [, {mirror =}]) -> contents | nil, why: the ownership challenge
--- file Cloudflare wrote into the bucket, read from the bucket itself, else from the local mirror.
+--- bucket.challenge(uri, filename [, {mirror =, bucket_options =}]) -> contents | nil, why: the
+-- ownership challenge file Cloudflare wrote into the bucket, read from the bucket itself (opened
+-- with bucket_options), else from the local mirror.
 function M.challenge(uri, filename, opts)
   opts = opts or {}
   local b = M.parse(uri)
   if not b or type(filename) ~= "string" or filename:find("/", 1, true) then
     return nil, "no challenge file"
   end
-  local s, why = M.open(uri)
+  local s, why = M.open(uri, opts.bucket_options)
   if s then
     local text, err = s:read(filename, { max_bytes = 64 * 1024 })
     if text then return text end
@@ -167,7 +168,7 @@ local function record(uri)
   return best or false
 end
 
---- bucket.ensure(uri [, {mirror =, challenge =, wait = 900}]) -> true | nil, err
+--- bucket.ensure(uri [, {mirror =, challenge =, bucket_options =, wait = 900}]) -> true | nil, err
 -- Full captures need a bucket whose ownership the account has validated (runtime/API.md).
 -- True when the ownership list shows uri validated. Otherwise registers it (Cloudflare writes a
 -- challenge file into the bucket), reads the file from the bucket itself (or the local mirror)

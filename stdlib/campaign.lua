@@ -610,7 +610,7 @@ function M.run(decl)
   for _, t in ipairs(c.targets) do
     local p = c.previous[t.key]
     if t._dest and c.unusable[t._dest] == nil and not (p and DONE[p.status]) then
-      local usable, why = bucket.ensure(t._dest, { mirror = c.mirror })
+      local usable, why = bucket.ensure(t._dest, { mirror = c.mirror, bucket_options = c.bucket_options })
       c.unusable[t._dest] = not usable and group.as_error(why) or false
     end
   end
