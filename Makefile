@@ -3,11 +3,15 @@ BUILD      ?= build
 ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc)
 CTEST_ARGS ?=
+# ctest says only "Skipped": after a run, list each skipped test with the reason it printed,
+# and keep ctest's exit status.
+JUNIT = Testing/Temporary/junit.xml
+SKIPS = rc=$$?; $(CURDIR)/tests/skipped.sh $(JUNIT); exit $$rc
 
 # Debian packages the build, the tests and the benchmarks need. Node.js and npm (for the official
 # SDK check) count as present when the commands are, however they were installed.
 DEB_PACKAGES = build-essential cmake pkg-config liblua5.4-dev lua5.4 lua-cjson-dev libuv1-dev \
-  libcurl4-openssl-dev libmicrohttpd-dev libjansson-dev libsqlite3-dev libpcap-dev libexpat1-dev \
+  libcurl4-openssl-dev libssl-dev libmicrohttpd-dev libjansson-dev libsqlite3-dev libpcap-dev libexpat1-dev \
   tshark wireshark-common tcpdump lua-check curl valgrind clang libclang-rt-dev ca-certificates time
 DEB_COMMANDS = node:nodejs npm:npm
 
@@ -43,7 +47,7 @@ demo: build
 
 # The 1,000-capture fault soak (label soak) runs in `make soak`, not here.
 test: build
-	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -LE soak $(CTEST_ARGS)
+	cd $(BUILD) && ctest --output-on-failure --output-junit $(JUNIT) -j $(JOBS) -LE soak $(CTEST_ARGS); $(SKIPS)
 
 soak: build
 	cd $(BUILD) && ctest --output-on-failure -L soak $(CTEST_ARGS)
@@ -51,7 +55,8 @@ soak: build
 test-asan: deps
 	cmake -S . -B $(ASAN_BUILD) -DPCAPRUN_WERROR=ON -DPCAPRUN_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
-	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j $(JOBS) -LE 'nosan|soak' $(CTEST_ARGS)
+	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure --output-junit $(JUNIT) \
+	  -j $(JOBS) -LE 'nosan|soak' $(CTEST_ARGS); $(SKIPS)
 
 test-valgrind: build
 	cd $(BUILD) && PCAPRUN_VALGRIND=1 ctest --output-on-failure -j $(JOBS) -L valgrind $(CTEST_ARGS)

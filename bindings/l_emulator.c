@@ -43,6 +43,19 @@ static int l_stats(lua_State *L) {
   return 1;
 }
 
+/* emulator.captures() -> list of every capture with its timeline (id, intent, status, stopped,
+ * stop_requested, ...; as GET /__admin/captures). [-0, +1, v] */
+static int l_captures(lua_State *L) {
+  char *text = emu_captures_text(check_emulator(L));
+  json_t *j = text ? json_loads(text, 0, NULL) : NULL;
+  free(text);
+  if (!j) return luaL_error(L, "emulator captures unavailable");
+  json_t *list = json_incref(json_object_get(j, "captures"));
+  json_decref(j);
+  l_pushjson_free(L, list);
+  return 1;
+}
+
 /* emulator.configure(table): merges settings into the running emulator (e.g. fault rates).
  * Raises on an unknown key or a bad value. [-1, +0, v] */
 static int l_configure(lua_State *L) {
@@ -61,7 +74,8 @@ static int l_configure(lua_State *L) {
 
 int luaopen_pcaprun_emulator(lua_State *L) {
   static const luaL_Reg fns[] = {{"running", l_running}, {"url", l_url}, {"bucket_dir", l_bucket_dir},
-                                 {"stats", l_stats}, {"configure", l_configure}, {NULL, NULL}};
+                                 {"stats", l_stats}, {"captures", l_captures},
+                                 {"configure", l_configure}, {NULL, NULL}};
   luaL_newlib(L, fns);
   return 1;
 }

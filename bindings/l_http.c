@@ -16,7 +16,11 @@ typedef struct l_httpop {
 } l_httpop;
 
 static void op_done(rt_http_req *r) { rt_wait_done(&((l_httpop *)r->user)->w, 0); }
-static void op_cancel(rt_wait *w) { rt_http_cancel(&((l_httpop *)w)->req); }
+static int op_cancel(rt_wait *w, int rc) {
+  (void)rc;
+  rt_http_cancel(&((l_httpop *)w)->req);
+  return 0;
+}
 
 static int box_close(lua_State *L) {
   l_httpop **box = luaL_checkudata(L, 1, BOX_MT);
@@ -50,7 +54,8 @@ static int request_k(lua_State *L, int status, lua_KContext ctx) {
 /* http.request{url=, method="GET", headers={name=value}, body=string, timeout=seconds}
  *   -> {status=, body=, content_type=} | nil, err
  * Any HTTP status is a response; only a failed transfer (or timeout) is an error. The default
- * timeout is --http-timeout; timeouts are real seconds. Bodies are capped at 8 MiB. [-1, +1|2, y] */
+ * timeout is --http-timeout; timeouts are real seconds > 0 (a tiny one is a millisecond; a year
+ * or more, math.huge included, is none). Bodies are capped at 8 MiB. [-1, +1|2, y] */
 static int l_request(lua_State *L) {
   l_current_task(L, "http.request");
   luaL_checktype(L, 1, LUA_TTABLE);
@@ -68,6 +73,7 @@ static int l_request(lua_State *L) {
   r->done = op_done;
   r->timeout = rt->opt.http_timeout;
   op->w.cancel = op_cancel;
+  op->w.what = "an HTTP request";
   op->w.timeout_rc = RT_ETIMEDOUT;
   lua_getfield(L, 1, "url");
   const char *url = lua_tostring(L, -1);
@@ -80,7 +86,12 @@ static int l_request(lua_State *L) {
     return luaL_error(L, "http.request: bad method '%s'", method);
   strcpy(r->method, method);
   lua_getfield(L, 1, "timeout");
-  if (!lua_isnil(L, -1)) r->timeout = luaL_checknumber(L, -1);
+  if (!lua_isnil(L, -1)) { /* > 0; huge is "none" (math.huge), never a negative or NaN "none" */
+    double t = luaL_checknumber(L, -1);
+    if (!(t > 0)) return luaL_error(L, "http.request: timeout must be a number of seconds > 0 (math.huge: none), got %s",
+                                    lua_tostring(L, -1));
+    r->timeout = t >= 31536000 ? 0 : t;
+  }
   lua_getfield(L, 1, "body");
   if (!lua_isnil(L, -1)) {
     size_t len;

@@ -6,6 +6,7 @@
 #include "journal.h"
 #include "lbind.h"
 #include "lerr.h"
+#include "pcaps.h"
 #include <lauxlib.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,7 +46,8 @@ static int l_intent(lua_State *L) {
   const char *intent = luaL_checkstring(L, 1);
   rt_journal *j = journal(L);
   if (!j) { lua_pushnil(L); return 1; }
-  return push_owned(L, rt_journal_lookup(j, l_client_account(L, 2), intent));
+  rt_account *a = l_client_account(L, 2);
+  return push_owned(L, a->journal == j ? rt_journal_lookup(j, a->journal_id, intent) : NULL);
 }
 
 /* journal.download(path) -> {path, capture_id, state, bytes, packets} | nil: the journal's record

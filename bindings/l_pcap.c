@@ -43,12 +43,18 @@ static int client_gc(lua_State *L) {
   return 0;
 }
 
-/* Pushes a client for the account with new credentials (header lines). Raises on ENOMEM, having
- * made the client first so that nothing leaks. */
-static l_client *push_new_client(lua_State *L, rt_account *a, const char *line1, const char *line2) {
-  l_client *c = push_client(L, a, NULL);
-  if (!(c->creds = rt_creds_new(line1, line2))) luaL_error(L, "out of memory");
-  return c;
+/* Pushes a client of the account (base_url, account) with new credentials: header lines, and
+ * the identity (a token, or an email) whose request budget they spend. Returns it, or NULL with
+ * the reason in err (a bad base URL, ENOMEM) having pushed an empty one (collected safely), so
+ * that the caller wipes its copies of the secrets before it raises. */
+static l_client *push_new_client(lua_State *L, const char *base, const char *account, const char *line1,
+                                 const char *line2, int kind, const char *identity, char *err, size_t errlen) {
+  rt_runtime *rt = rt_from_lua(L);
+  l_client *c = push_client(L, NULL, NULL);
+  rt_principal *p = rt_principal_get(rt, base, kind, identity);
+  snprintf(err, errlen, "out of memory");
+  if (!p || !(c->creds = rt_creds_new(line1, line2, p))) return NULL;
+  return (c->acct = rt_account_get(rt, base, account, c->creds, err, errlen)) ? c : NULL;
 }
 
 static const char *env_or(lua_State *L, int opts, const char *field, const char *var) {
@@ -67,7 +73,6 @@ static int header_safe(const char *s) { return s && !strpbrk(s, "\r\n"); }
 
 /* Pushes a client for explicit options (table at index opts) or the environment (opts 0). */
 static l_client *open_client(lua_State *L, int opts) {
-  rt_runtime *rt = rt_from_lua(L);
   if (opts) { /* a misspelt option would silently fall back to the environment's account */
     lua_pushnil(L);
     while (lua_next(L, opts)) {
@@ -88,8 +93,8 @@ static l_client *open_client(lua_State *L, int opts) {
   if (!base) base = DEFAULT_BASE_URL;
   if (!account)
     luaL_error(L, "no account id: set CLOUDFLARE_ACCOUNT_ID (or pass account_id), or run with --emulate");
-  if (strlen(account) > 32 || strspn(account, "0123456789abcdefABCDEF") != strlen(account))
-    luaL_error(L, "account_id must be up to 32 hex digits");
+  if (!rt_id_valid(account))
+    luaL_error(L, "account_id must be 32 hex digits (got %d characters)", (int)strlen(account));
   char lower[33]; /* one account whatever its spelling: its limits are shared */
   size_t i = 0;
   for (; account[i]; i++) lower[i] = (char)tolower((unsigned char)account[i]);
@@ -113,17 +118,11 @@ static l_client *open_client(lua_State *L, int opts) {
                   "or run with --emulate");
   }
   char err[256];
-  rt_account *a = rt_account_get(rt, base, account, err, sizeof err);
-  if (!a) {
-    memset(h1, 0, sizeof h1);
-    memset(h2, 0, sizeof h2);
-    luaL_error(L, "%s", err);
-  }
-  l_client *c = push_client(L, a, NULL);
-  c->creds = rt_creds_new(a1, a2);
-  memset(h1, 0, sizeof h1);
+  l_client *c = push_new_client(L, base, account, a1, a2, token ? RT_ID_TOKEN : RT_ID_EMAIL, token ? token : email,
+                                err, sizeof err);
+  memset(h1, 0, sizeof h1); /* copied into the credentials, which wipe them when freed */
   memset(h2, 0, sizeof h2);
-  if (!c->creds) luaL_error(L, "out of memory");
+  if (!c) luaL_error(L, "%s", err);
   return c;
 }
 
@@ -139,10 +138,9 @@ static l_client *default_client(lua_State *L) {
   l_client *c;
   if (lua_getfield(L, LUA_REGISTRYINDEX, "pcaprun.emulator_url") == LUA_TSTRING) {
     char err[256];
-    rt_account *a = rt_account_get(rt_from_lua(L), lua_tostring(L, -1), "0123456789abcdef0123456789abcdef",
-                                   err, sizeof err);
-    if (!a) luaL_error(L, "%s", err);
-    c = push_new_client(L, a, "Authorization: Bearer emulator", NULL);
+    c = push_new_client(L, lua_tostring(L, -1), "0123456789abcdef0123456789abcdef", "Authorization: Bearer emulator",
+                        NULL, RT_ID_TOKEN, "emulator", err, sizeof err);
+    if (!c) luaL_error(L, "%s", err);
   } else {
     c = open_client(L, 0);
   }
@@ -268,12 +266,12 @@ static int box_close(lua_State *L) {
 
 /* Creates a call owned by a to-be-closed box on top of the stack: whatever happens to the task
  * (a result, an error, a cancel), closing the box frees or detaches the call. */
-static rt_call *new_call(lua_State *L, l_client cl, int kind, const char *opname) {
+static rt_call *new_call(lua_State *L, l_client cl, int kind) {
   rt_call **box = lua_newuserdatauv(L, sizeof *box, 0);
   *box = NULL;
   luaL_setmetatable(L, BOX_MT);
   lua_toclose(L, -1);
-  *box = rt_call_new(cl.acct, cl.creds, kind, opname);
+  *box = rt_call_new(cl.acct, cl.creds, kind);
   if (!*box) luaL_error(L, "out of memory");
   return *box;
 }
@@ -284,9 +282,11 @@ static rt_call *box_call(lua_State *L) { return *(rt_call **)luaL_checkudata(L, 
 static int push_call_error(lua_State *L, rt_call *c, int rc) {
   if (rc == RT_ECANCELED) return l_raise_canceled(L);
   rt_errinfo e = RT_ERRINFO(rc, c->message[0] ? c->message : NULL);
-  e.op = c->opname;
+  e.op = c->op->name;
   e.http_status = rc == RT_ESTATE || rc == RT_EIO ? 0 : c->http_status; /* ours, not the API's answer */
   e.cf_errors = c->cf_errors;
+  char field[64];
+  e.field = rt_error_field(c->cf_errors, field, sizeof field);
   e.retry_after = c->retry_after;
   e.retryable = rt_err_retryable(rc, c->http_status);
   if (rc == RT_ETIMEDOUT) e.message = "timed out";
@@ -295,11 +295,46 @@ static int push_call_error(lua_State *L, rt_call *c, int rc) {
 
 typedef int (*push_fn)(lua_State *L, rt_call *c);
 
+/* A create whose task gave up (canceled: raised; timeout: returned) after it was sent: the error
+ * says what it made, as far as is known — err.capture (a full one is being stopped), nothing, or
+ * err.outcome = "unknown" (the runtime keeps following it) — and err.intent. */
+static int push_interrupted(lua_State *L, rt_call *c, int rc) {
+  const char *why = rc == RT_ECANCELED ? "the task was canceled" : "the call timed out";
+  char msg[384];
+  int known = rt_call_done(c);
+  if (known && c->cap)
+    snprintf(msg, sizeof msg, "%s after its create was sent; the create made capture %s%s", why, c->cap->id,
+             c->cap->type == RT_CAP_FULL ? ", which pcaprun stops (nobody waits for it)" : "");
+  else if (known)
+    snprintf(msg, sizeof msg, "%s after its create was sent; the create made no capture", why);
+  else
+    snprintf(msg, sizeof msg, "%s while its create was in flight, and its outcome is still unknown: pcaprun "
+             "keeps following intent %s (a full capture it made is stopped; a run with the same journal "
+             "and intent finds it)", why, c->create.intent);
+  rt_errinfo e = RT_ERRINFO(rc, msg);
+  e.op = c->op->name;
+  e.retryable = rt_err_retryable(rc, 0);
+  l_pusherror(L, &e);
+  lua_pushstring(L, c->create.intent);
+  lua_setfield(L, -2, "intent");
+  if (known && c->cap) {
+    push_capture(L, c->cap, c->creds);
+    lua_setfield(L, -2, "capture");
+  }
+  lua_pushstring(L, !known ? "unknown" : c->cap ? "created" : "none");
+  lua_setfield(L, -2, "outcome");
+  if (rc == RT_ECANCELED) return lua_error(L);
+  lua_pushnil(L);
+  lua_insert(L, -2);
+  return 2;
+}
+
 /* The continuation shared by every operation: the box is on top, ctx is the result pusher. */
 static int call_k(lua_State *L, int status, lua_KContext ctx) {
   (void)status;
   rt_call *c = box_call(L);
   int rc = c->w.done ? c->w.rc : c->rc;
+  if (c->create.interrupted) return push_interrupted(L, c, c->create.interrupted);
   if (rc) return push_call_error(L, c, rc);
   return ((push_fn)ctx)(L, c);
 }
@@ -343,7 +378,7 @@ static int push_capture_list(lua_State *L, rt_call *c) {
     rt_capture *cap = id ? rt_capture_find(c->acct, id) : NULL;
     if (cap) caps[n++] = cap; /* malformed entries are skipped */
   }
-  qsort(caps, n, sizeof *caps, newest_first); /* PCAPS-API.md U15: the order is not documented */
+  qsort(caps, n, sizeof *caps, newest_first); /* runtime/API.md#12-unknowns U15: the order is not documented */
   lua_createtable(L, (int)n, 0);
   for (i = 0; i < n; i++) {
     push_capture(L, caps[i], c->creds);
@@ -441,12 +476,12 @@ static int l_create(lua_State *L) {
   l_client cl = client_arg(L);
   call_opts o = check_opts(L, 2, 1);
   lua_settop(L, 2);
-  rt_call *c = new_call(L, cl, RT_CALL_CREATE, "pcap.create"); /* first: it owns the body */
-  if (!(c->body = check_spec(L, 1, &c->cap_type))) return 2;
-  c->priority = o.priority;
-  c->preempt = o.preempt;
-  if (o.intent) snprintf(c->intent, sizeof c->intent, "%s", o.intent);
-  else random_intent(cl.acct->rt, c->intent);
+  rt_call *c = new_call(L, cl, RT_CALL_CREATE); /* first: it owns the body */
+  if (!(c->body = check_spec(L, 1, &c->create.type))) return 2;
+  c->create.priority = o.priority;
+  c->create.preempt = o.preempt;
+  if (o.intent) snprintf(c->create.intent, sizeof c->create.intent, "%s", o.intent);
+  else random_intent(cl.acct->rt, c->create.intent);
   return run_call(L, c, o.timeout, push_cap);
 }
 
@@ -463,10 +498,9 @@ static const char *check_id(lua_State *L, int idx) {
   return lua_tostring(L, idx);
 }
 
-static int simple_call(lua_State *L, l_client cl, int kind, const char *op, const char *id,
-                       int opts_idx, push_fn push) {
+static int simple_call(lua_State *L, l_client cl, int kind, const char *id, int opts_idx, push_fn push) {
   call_opts o = check_opts(L, opts_idx, 0);
-  rt_call *c = new_call(L, cl, kind, op);
+  rt_call *c = new_call(L, cl, kind);
   if (id) snprintf(c->id, sizeof c->id, "%s", id);
   return run_call(L, c, o.timeout, push);
 }
@@ -475,14 +509,14 @@ static int simple_call(lua_State *L, l_client cl, int kind, const char *op, cons
 static int l_get(lua_State *L) {
   l_current_task(L, "pcap.get");
   l_client cl = client_arg(L);
-  return simple_call(L, cl, RT_CALL_GET, "pcap.get", check_id(L, 1), 2, push_cap);
+  return simple_call(L, cl, RT_CALL_GET, check_id(L, 1), 2, push_cap);
 }
 
 /* pcap.list([opts]) -> {capture...} (newest first by submitted) | nil, err. [-0|1, +1|2, y] */
 static int l_list(lua_State *L) {
   l_current_task(L, "pcap.list");
   l_client cl = client_arg(L);
-  return simple_call(L, cl, RT_CALL_LIST, "pcap.list", NULL, 1, push_capture_list);
+  return simple_call(L, cl, RT_CALL_LIST, NULL, 1, push_capture_list);
 }
 
 /* pcap.stop(id | capture [, opts]) -> true | nil, err: ends a full capture early (it then
@@ -495,7 +529,7 @@ static int l_stop(lua_State *L) {
   rt_capture *cap = rt_capture_find(cl.acct, id);
   if (cap && cap->type == RT_CAP_SIMPLE)
     return l_failrc(L, RT_ESTATE, "pcap.stop", "only full captures can be stopped");
-  return simple_call(L, cl, RT_CALL_STOP, "pcap.stop", id, 2, push_true);
+  return simple_call(L, cl, RT_CALL_STOP, id, 2, push_true);
 }
 
 /* pcap.download(id | capture, path [, opts]) -> {path=, bytes=, packets=, linktype=} | nil, err
@@ -517,7 +551,7 @@ static int l_download(lua_State *L) {
   if (cap && cap->type == RT_CAP_FULL)
     return l_failrc(L, RT_ESTATE, "pcap.download", "full captures are delivered to their bucket, not downloaded");
   lua_settop(L, 3);
-  rt_call *c = new_call(L, cl, RT_CALL_DOWNLOAD, "pcap.download");
+  rt_call *c = new_call(L, cl, RT_CALL_DOWNLOAD);
   snprintf(c->id, sizeof c->id, "%s", id);
   c->cap = cap;
   if (!(c->path = strdup(path))) luaL_error(L, "out of memory");
@@ -544,7 +578,11 @@ static int capwait_k(lua_State *L, int status, lua_KContext ctx) {
   return 1;
 }
 
-static void capwait_cancel(rt_wait *w) { rt_list_unlink(&((rt_capwait *)w)->link); }
+static int capwait_cancel(rt_wait *w, int rc) {
+  (void)rc;
+  rt_list_unlink(&((rt_capwait *)w)->link);
+  return 0;
+}
 
 /* cap:wait([opts]) -> cap | nil, err: waits until the capture is terminal (success, complete or
  * failed), polling adaptively: first near submitted + time_limit, then a short growing backoff.
@@ -558,6 +596,7 @@ static int cap_wait(lua_State *L) {
   memset(cw, 0, sizeof *cw);
   rt_list_init(&cw->link);
   cw->w.cancel = capwait_cancel;
+  cw->w.what = "a capture to finish";
   cw->w.timeout_rc = RT_ETIMEDOUT;
   int rc = rt_capture_wait(cap, cw);
   if (rc != RT_EAGAIN) return capwait_k(L, LUA_OK, rc);
@@ -598,29 +637,29 @@ static json_t *bucket_body(lua_State *L, int with_challenge) {
 static int l_bucket_list(lua_State *L) {
   l_current_task(L, "pcap.buckets.list");
   l_client cl = client_arg(L);
-  return simple_call(L, cl, RT_CALL_OWN_LIST, "pcap.buckets.list", NULL, 1, push_result);
+  return simple_call(L, cl, RT_CALL_OWN_LIST, NULL, 1, push_result);
 }
 
 /* Ownership add and validate: a body from the arguments, then the call. */
-static int bucket_call(lua_State *L, int kind, const char *op, int with_challenge) {
-  l_current_task(L, op);
+static int bucket_call(lua_State *L, int kind, int with_challenge) {
+  l_current_task(L, rt_op_of(kind)->name);
   l_client cl = client_arg(L);
   call_opts o = check_opts(L, 2 + with_challenge, 0);
   json_t *body = bucket_body(L, with_challenge);
   lua_settop(L, 2 + with_challenge);
-  rt_call *c = new_call(L, cl, kind, op);
+  rt_call *c = new_call(L, cl, kind);
   c->body = body;
   return run_call(L, c, o.timeout, push_result);
 }
 
 /* pcap.buckets.add(uri [, opts]) -> ownership {id, destination_conf, filename, status, ...} | nil, err
  * Registers a bucket; Cloudflare writes the challenge file `filename` into it. [-1|2, +1|2, y] */
-static int l_bucket_add(lua_State *L) { return bucket_call(L, RT_CALL_OWN_ADD, "pcap.buckets.add", 0); }
+static int l_bucket_add(lua_State *L) { return bucket_call(L, RT_CALL_OWN_ADD, 0); }
 
 /* pcap.buckets.validate(uri, challenge [, opts]) -> ownership | nil, err: challenge is the
  * contents of the challenge file. [-2|3, +1|2, y] */
 static int l_bucket_validate(lua_State *L) {
-  return bucket_call(L, RT_CALL_OWN_VALIDATE, "pcap.buckets.validate", 1);
+  return bucket_call(L, RT_CALL_OWN_VALIDATE, 1);
 }
 
 /* pcap.buckets.delete(id [, opts]) -> true | nil, err. [-1|2, +1|2, y] */
@@ -629,7 +668,7 @@ static int l_bucket_delete(lua_State *L) {
   l_client cl = client_arg(L);
   const char *id = luaL_checkstring(L, 1);
   if (!rt_id_valid(id)) luaL_error(L, "bad ownership id '%s' (expected 32 hex digits)", id);
-  return simple_call(L, cl, RT_CALL_OWN_DELETE, "pcap.buckets.delete", id, 2, push_true);
+  return simple_call(L, cl, RT_CALL_OWN_DELETE, id, 2, push_true);
 }
 
 /* ---- introspection ---- */
@@ -647,11 +686,22 @@ static void push_limit(lua_State *L, const char *name, unsigned in_use, unsigned
 }
 
 /* pcap.limits() -> {api=, sample=, full= {in_use, capacity, waiting, granted, rejected, max_wait},
- * requests=} for the client's account. max_wait is in real seconds. [-0, +1, v] */
+ * requests=} for the client: api is the request budget of its credentials (api.principal names
+ * them: "token:<fingerprint>" or "email:<address>"; api.requests, what this process sent with
+ * them, all accounts together), sample and full the account's limits; requests, what this
+ * process sent to the account. max_wait is in real seconds. [-0, +1, v] */
 static int l_limits(lua_State *L) {
-  rt_account *a = client_arg(L).acct;
+  l_client cl = client_arg(L);
+  rt_account *a = cl.acct;
+  rt_principal *p = cl.creds->principal;
   lua_createtable(L, 0, 4);
-  push_limit(L, "api", a->api.inflight + a->api.ndone, a->api.n, a->api.nwaiters, &a->api.stats);
+  push_limit(L, "api", p->api.inflight + p->api.ndone, p->api.n, p->api.nwaiters, &p->api.stats);
+  lua_getfield(L, -1, "api");
+  lua_pushstring(L, p->id);
+  lua_setfield(L, -2, "principal");
+  lua_pushinteger(L, (lua_Integer)p->requests);
+  lua_setfield(L, -2, "requests");
+  lua_pop(L, 1);
   push_limit(L, "sample", a->sample.inflight + a->sample.ndone, a->sample.n, a->sample.nwaiters, &a->sample.stats);
   push_limit(L, "full", a->full.in_use, a->full.capacity, a->full.nwaiters, &a->full.stats);
   lua_pushinteger(L, (lua_Integer)a->requests);

@@ -47,9 +47,11 @@ static int l_spawn(lua_State *L) {
 
 static int join_k(lua_State *L, int status, lua_KContext ctx);
 
-static void multiwait_cancel(rt_wait *w) {
+static int multiwait_cancel(rt_wait *w, int rc) {
   rt_multiwait *mw = (rt_multiwait *)w;
+  (void)rc;
   for (int i = 0; i < mw->n; i++) rt_list_unlink(&mw->nodes[i].link);
+  return 0;
 }
 
 /* Builds a multiwait on the tasks in table idx (or the single task at idx), as a userdata pushed
@@ -62,6 +64,7 @@ static rt_multiwait *multiwait_new(lua_State *L, int idx, int single, int need_a
   mw->n = n;
   mw->need = need_all ? n : (n > 0);
   mw->w.cancel = multiwait_cancel;
+  mw->w.what = "other tasks";
   mw->w.timeout_rc = RT_ETIMEDOUT;
   for (int i = 0; i < n; i++) {
     rt_task *t;
@@ -85,7 +88,7 @@ static rt_multiwait *multiwait_new(lua_State *L, int idx, int single, int need_a
     }
   }
   if (mw->got >= mw->need) {
-    multiwait_cancel(&mw->w);
+    multiwait_cancel(&mw->w, 0);
     return NULL;
   }
   return mw;
@@ -159,6 +162,7 @@ static int l_sleep(lua_State *L) {
   rt_wait *w = lua_newuserdatauv(L, sizeof *w, 0);
   memset(w, 0, sizeof *w);
   w->timeout_rc = 0;
+  w->what = "a sleep";
   return rt_park(L, w, ms, 0, sleep_k);
 }
 
@@ -201,9 +205,10 @@ static int l_status(lua_State *L) {
   return 1;
 }
 
-static void sigwait_cancel(rt_wait *w) {
-  rt_sigwait *sw = (rt_sigwait *)w;
-  rt_sched_sigwait_remove(w->task->rt, sw);
+static int sigwait_cancel(rt_wait *w, int rc) {
+  (void)rc;
+  rt_sched_sigwait_remove(w->task->rt, (rt_sigwait *)w);
+  return 0;
 }
 
 static int signal_k(lua_State *L, int status, lua_KContext ctx) {
@@ -224,10 +229,36 @@ static int l_signal(lua_State *L) {
   rt_sigwait *sw = lua_newuserdatauv(L, sizeof *sw, 0);
   memset(sw, 0, sizeof *sw);
   sw->w.cancel = sigwait_cancel;
+  sw->w.what = "a signal";
   sw->w.timeout_rc = RT_ETIMEDOUT;
   rt_list_init(&sw->link);
   if (!t->cancel_pending) rt_sched_sigwait_add(t->rt, sw);
   return rt_park(L, &sw->w, timeout, 0, signal_k);
+}
+
+static int undo_abort(lua_State *L) {
+  if (lua_getfield(L, LUA_REGISTRYINDEX, "pcaprun.abort_hooks") == LUA_TTABLE) {
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_pushnil(L);
+    lua_rawset(L, -3);
+  }
+  return 0;
+}
+
+/* task.on_abort(fn) -> undo: fn(signal) is called if a second SIGINT/SIGTERM ends the run at
+ * once, before the process exits: the last chance to record what was in flight (a campaign
+ * writes its manifest as canceled). It runs where nothing can wait (a call that waits raises)
+ * and must be quick. undo() unregisters it. [-1, +1, m] */
+static int l_on_abort(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TFUNCTION);
+  lua_settop(L, 1);
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, "pcaprun.abort_hooks");
+  lua_pushvalue(L, 1);
+  lua_pushboolean(L, 1);
+  lua_rawset(L, -3);
+  lua_pushvalue(L, 1);
+  lua_pushcclosure(L, undo_abort, 1);
+  return 1;
 }
 
 int luaopen_pcaprun_task(lua_State *L) {
@@ -235,7 +266,7 @@ int luaopen_pcaprun_task(lua_State *L) {
     {"spawn", l_spawn}, {"join", l_join}, {"wait_all", l_wait_all}, {"wait_any", l_wait_any},
     {"sleep", l_sleep}, {"yield", l_yield}, {"cancel", l_cancel}, {"now", l_now},
     {"time_scale", l_time_scale}, {"current", l_current}, {"status", l_status},
-    {"signal", l_signal}, {NULL, NULL}};
+    {"signal", l_signal}, {"on_abort", l_on_abort}, {NULL, NULL}};
   luaL_newlib(L, fns);
   return 1;
 }

@@ -94,6 +94,19 @@ int rt_envelope_parse(const char *body, size_t len, rt_envelope *env) {
   return 0;
 }
 
+const char *rt_error_field(const json_t *errors, char *buf, size_t size) {
+  const char *ptr = json_string_value(json_object_get(json_object_get(json_array_get(errors, 0), "source"), "pointer"));
+  if (!ptr || size == 0) return NULL;
+  size_t n = 0;
+  for (const char *p = ptr[0] == '/' ? ptr + 1 : ptr; *p && n + 1 < size; p++) {
+    unsigned char ch = (unsigned char)*p;
+    if (!(isalnum(ch) || ch == '_' || ch == '/')) return NULL; /* not a field path we can name */
+    buf[n++] = ch == '/' ? '.' : (char)ch;
+  }
+  buf[n] = 0;
+  return n ? buf : NULL;
+}
+
 int rt_id_valid(const char *id) {
   if (!id || strlen(id) != 32) return 0;
   for (const char *p = id; *p; p++)
@@ -122,7 +135,8 @@ int rt_capinfo_parse(const json_t *obj, rt_capinfo *out, char *why, size_t whyle
   const char *submitted = str_field(obj, "submitted");
   if (submitted) rt_time_parse(submitted, &out->submitted);
   json_t *tl = json_object_get(obj, "time_limit");
-  if (json_is_number(tl)) out->time_limit = json_number_value(tl);
+  double limit = json_number_value(tl); /* outside the API's range: unknown, never a timer */
+  if (limit > 0 && limit <= RT_TIME_LIMIT_FULL_MAX) out->time_limit = limit;
   const char *colo = str_field(obj, "colo_name");
   if (!colo) colo = str_field(obj, "colo");
   if (colo) snprintf(out->colo, sizeof out->colo, "%s", colo);

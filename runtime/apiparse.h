@@ -38,12 +38,15 @@ typedef struct rt_capinfo {
   char status_raw[32];
   double submitted;     /* epoch s, 0 when absent */
   double time_limit;    /* s, 0 when absent */
-  char colo[64];        /* colo_name, else colo (PCAPS-API.md U1) */
+  char colo[64];        /* colo_name, else colo (runtime/API.md#12-unknowns U1) */
 } rt_capinfo;
 
 /* Reads the fields the runtime depends on. id (32 hex digits), type and status are required;
  * the rest are optional. Returns 0 or RT_EPROTO with the reason in why. */
 int rt_capinfo_parse(const json_t *obj, rt_capinfo *out, char *why, size_t whylen);
+/* The field an API error names: errors[0].source.pointer ("/filter_v1/protocol") as a dotted
+ * path ("filter_v1.protocol") in buf, or NULL when there is none (or it is not a plain path). */
+const char *rt_error_field(const json_t *errors, char *buf, size_t size);
 /* A capture or ownership id: exactly 32 hex digits (it goes into URLs and file names). */
 int rt_id_valid(const char *id);
 

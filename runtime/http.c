@@ -3,6 +3,7 @@
 #include "err.h"
 #include "log.h"
 #include <ctype.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -212,12 +213,16 @@ static size_t on_body(char *data, size_t size, size_t n, void *userp) {
   return len;
 }
 
-/* "Ratelimit: "default";r=50;t=30" -> left 50, reset 30 s. */
+/* "Ratelimit: "default";r=50;t=30" -> left 50, reset 30 s. Numbers from a server are bounded
+ * before anything uses them: r >= 0, t in [0, a day] (NaN and inf included). */
 static void parse_ratelimit(rt_http_req *r, const char *v) {
   const char *p = strstr(v, ";r=");
   const char *t = strstr(v, ";t=");
-  if (p) r->ratelimit_left = strtol(p + 3, NULL, 10);
-  if (t) r->ratelimit_reset = strtod(t + 3, NULL);
+  if (p) {
+    long left = strtol(p + 3, NULL, 10);
+    r->ratelimit_left = left < 0 ? 0 : left;
+  }
+  if (t) r->ratelimit_reset = rt_clamp_seconds(strtod(t + 3, NULL), 86400);
 }
 
 static size_t on_header(char *data, size_t size, size_t n, void *userp) {
@@ -230,6 +235,7 @@ static size_t on_header(char *data, size_t size, size_t n, void *userp) {
   line[strcspn(line, "\r\n")] = 0;
   if (strncmp(line, "HTTP/", 5) == 0) { /* a new response (e.g. after 100 Continue) */
     r->content_type[0] = 0;
+    r->content_encoding[0] = 0;
     r->ratelimit_left = -1;
     r->ratelimit_reset = -1;
     return len;
@@ -240,6 +246,7 @@ static size_t on_header(char *data, size_t size, size_t n, void *userp) {
   const char *v = colon + 1;
   while (isspace((unsigned char)*v)) v++;
   if (strcasecmp(line, "content-type") == 0) snprintf(r->content_type, sizeof r->content_type, "%s", v);
+  else if (strcasecmp(line, "content-encoding") == 0) snprintf(r->content_encoding, sizeof r->content_encoding, "%s", v);
   else if (strcasecmp(line, "ratelimit") == 0) parse_ratelimit(r, v);
   if (r->on_header_line) r->on_header_line(r, line, v);
   return len;
@@ -271,6 +278,7 @@ int rt_http_start(rt_http *h, rt_http_req *r) {
   r->ratelimit_left = -1;
   r->ratelimit_reset = -1;
   r->content_type[0] = 0;
+  r->content_encoding[0] = 0;
   r->errbuf[0] = 0;
   curl_easy_setopt(e, CURLOPT_URL, r->url);
   curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)r);
@@ -281,7 +289,7 @@ int rt_http_start(rt_http *h, rt_http_req *r) {
   curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
   curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
   curl_easy_setopt(e, CURLOPT_USERAGENT, "pcaprun/" PCAPRUN_VERSION);
-  curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+  curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, r->identity ? "identity" : "");
   curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
   curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 256L * 1024);
   curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->headers);
@@ -289,10 +297,11 @@ int rt_http_start(rt_http *h, rt_http_req *r) {
   curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
   curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
   curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
-  if (r->timeout > 0) curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(r->timeout * 1000));
+  /* timeouts are bounded (a year at most) and never round down to 0, which means none */
+  if (r->timeout > 0) curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)ceil(rt_clamp_seconds(r->timeout, 31536000) * 1000));
   if (r->stall_timeout > 0) {
     curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, (long)(r->stall_timeout + 0.999));
+    curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, (long)ceil(rt_clamp_seconds(r->stall_timeout, 31536000)));
   }
   if (r->fresh_connect) curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
   if (r->range_from > 0) {

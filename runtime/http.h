@@ -35,6 +35,9 @@ struct rt_http_req {
                                  whose reused connection died, which a non-idempotent create must
                                  not risk */
   rt_http_sink_fn sink;       /* stream 2xx bodies here instead of memory */
+  void *sink_data;
+  int identity;               /* ask for the body unencoded (Accept-Encoding: identity), e.g. a
+                                 file resumed by Range: offsets must be the file's */
   rt_http_header_fn on_header_line; /* optional: response headers the caller reads itself */
   /* AWS Signature V4 by libcurl (CURLOPT_AWS_SIGV4), for object stores: set all three. libcurl
    * copies them when the transfer starts; the caller wipes its own copies. Signed requests keep
@@ -53,8 +56,9 @@ struct rt_http_req {
   uint64_t sunk;              /* bytes passed to the sink */
   double retry_after;         /* Retry-After in seconds, or -1 */
   long ratelimit_left;        /* "Ratelimit: ...;r=N;t=S": N, or -1 */
-  double ratelimit_reset;     /* S, or -1 */
+  double ratelimit_reset;     /* S (at most a day), or -1 */
   char content_type[96];
+  char content_encoding[32];  /* the answer's Content-Encoding, "" when none */
   char errbuf[CURL_ERROR_SIZE];
   long new_connections;       /* connections this transfer had to open (0 = reused) */
   /* internal */

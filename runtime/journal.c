@@ -1,11 +1,12 @@
 /* The journal's file, schema and records: opening (mode 0600, WAL, busy timeout, versioned
- * schema), the statements, process names and liveness, and what the call state machine records —
- * intents, captures, downloads — plus lookups and script values. The limits shared between
- * processes are in journal_share.c. */
+ * schema, migration from older formats), the statements, process names and liveness, captures,
+ * downloads, lookups and script values. Intents and the limits shared between processes are in
+ * journal_share.c. */
 #include "err.h"
 #include "fsutil.h"
 #include "journal_internal.h"
 #include "log.h"
+#include "spec.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -25,11 +26,13 @@ static const char schema[] =
   "  id INTEGER PRIMARY KEY, base_url TEXT NOT NULL, account_id TEXT NOT NULL,"
   "  simple_next REAL NOT NULL DEFAULT 0,"   /* no simple create before this wall time */
   "  simple_owner TEXT,"                     /* the process with a simple create in flight */
+  "  paused_until REAL NOT NULL DEFAULT 0,"  /* the API asked to wait (429) until this wall time */
   "  UNIQUE(base_url, account_id));"
   "CREATE TABLE intents("
   "  account INTEGER NOT NULL, intent TEXT NOT NULL, type TEXT NOT NULL,"
   "  spec TEXT NOT NULL,"                    /* the body, destination_conf's credentials redacted */
   "  first_sent REAL NOT NULL, owner TEXT, orphaned REAL, capture_id TEXT,"
+  "  sent INTEGER NOT NULL DEFAULT 1,"       /* 0: claimed, never sent (first_sent is the claim) */
   "  PRIMARY KEY(account, intent)) WITHOUT ROWID;"
   "CREATE TABLE captures("
   "  account INTEGER NOT NULL, id TEXT NOT NULL, intent TEXT, type TEXT NOT NULL,"
@@ -45,6 +48,17 @@ static const char schema[] =
   "CREATE UNIQUE INDEX slots_capture ON slots(account, capture_id);"
   "CREATE TABLE kv(key TEXT PRIMARY KEY, value TEXT NOT NULL, updated REAL NOT NULL);";
 
+/* Format 2 over format 1: intents say whether they were sent, pauses are kept apart from the
+ * simple-create rate (so they can be cleared), and the request budget is shared. */
+static const char schema_budget[] =
+  "CREATE TABLE budget("                     /* one row per request in the window or in flight */
+  "  id INTEGER PRIMARY KEY, principal TEXT NOT NULL, owner TEXT, at REAL);"
+  "CREATE INDEX budget_principal ON budget(principal, at);";
+static const char migrate_1_2[] =
+  "ALTER TABLE intents ADD COLUMN sent INTEGER NOT NULL DEFAULT 1;"
+  "ALTER TABLE accounts ADD COLUMN paused_until REAL NOT NULL DEFAULT 0;"
+  "UPDATE intents SET spec = json_remove(spec, '$.offset_time') WHERE json_valid(spec);";
+
 static const char *const sql[JS_COUNT] = {
   [JS_BEGIN] = "BEGIN IMMEDIATE",
   [JS_COMMIT] = "COMMIT",
@@ -53,13 +67,16 @@ static const char *const sql[JS_COUNT] = {
   [JS_SYNC_NORMAL] = "PRAGMA synchronous=NORMAL",
   [JS_ACCOUNT_ADD] = "INSERT OR IGNORE INTO accounts(base_url, account_id) VALUES(?1, ?2)",
   [JS_ACCOUNT_ID] = "SELECT id FROM accounts WHERE base_url = ?1 AND account_id = ?2",
-  [JS_INTENT_GET] = "SELECT type, spec, first_sent, owner, orphaned, capture_id FROM intents"
+  [JS_INTENT_GET] = "SELECT type, spec, first_sent, owner, orphaned, capture_id, sent FROM intents"
                     " WHERE account = ?1 AND intent = ?2",
-  [JS_INTENT_PUT] = "INSERT INTO intents(account, intent, type, spec, first_sent, owner)"
-                    " VALUES(?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(account, intent)"
+  [JS_INTENT_PUT] = "INSERT INTO intents(account, intent, type, spec, first_sent, owner, sent)"
+                    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, 0) ON CONFLICT(account, intent)"
                     " DO UPDATE SET owner = excluded.owner, orphaned = NULL",
   [JS_INTENT_OWN] = "UPDATE intents SET owner = ?3, orphaned = ?4 WHERE account = ?1 AND intent = ?2",
+  [JS_INTENT_SENT] = "UPDATE intents SET first_sent = CASE WHEN sent THEN first_sent ELSE ?3 END, sent = 1"
+                     " WHERE account = ?1 AND intent = ?2",
   [JS_INTENT_DONE] = "UPDATE intents SET capture_id = ?3 WHERE account = ?1 AND intent = ?2",
+  [JS_INTENT_FORGET] = "DELETE FROM intents WHERE account = ?1 AND intent = ?2 AND sent = 0 AND capture_id IS NULL",
   [JS_CAPTURE_PUT] = "INSERT INTO captures(account, id, intent, type, status, colo, submitted,"
                      " time_limit, updated) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
                      " ON CONFLICT(account, id) DO UPDATE SET intent = coalesce(excluded.intent, intent),"
@@ -78,9 +95,17 @@ static const char *const sql[JS_COUNT] = {
   [JS_SLOT_DROP_INTENT] = "DELETE FROM slots WHERE account = ?1 AND intent = ?2 AND capture_id IS NULL",
   [JS_SLOT_RESOLVED] = "DELETE FROM slots WHERE account = ?1 AND capture_id IS NULL AND owner IS NULL"
                        " AND orphaned <= ?2",
-  [JS_SAMPLE_GET] = "SELECT simple_next, simple_owner FROM accounts WHERE id = ?1",
+  [JS_SAMPLE_GET] = "SELECT simple_next, simple_owner, paused_until FROM accounts WHERE id = ?1",
   [JS_SAMPLE_SET] = "UPDATE accounts SET simple_next = max(simple_next, ?2), simple_owner = ?3 WHERE id = ?1",
-  [JS_SAMPLE_PAUSE] = "UPDATE accounts SET simple_next = max(simple_next, ?2) WHERE id = ?1",
+  [JS_SAMPLE_PAUSE] = "UPDATE accounts SET paused_until = max(paused_until, ?2) WHERE id = ?1",
+  [JS_PAUSE_CLEAR] = "UPDATE accounts SET paused_until = 0 WHERE paused_until > 0",
+  [JS_BUDGET_TAKE] = "INSERT INTO budget(principal, owner) SELECT ?1, ?2 WHERE (SELECT count(*) FROM budget"
+                     " WHERE principal = ?1 AND (at IS NULL OR at > ?3)) < ?4",
+  [JS_BUDGET_SENT] = "UPDATE budget SET at = ?2, owner = NULL WHERE id = ?1",
+  [JS_BUDGET_FREE] = "DELETE FROM budget WHERE id = ?1",
+  [JS_BUDGET_OLDEST] = "SELECT min(at) FROM budget WHERE principal = ?1 AND at > ?2",
+  [JS_BUDGET_INFLIGHT] = "SELECT id, owner FROM budget WHERE principal = ?1 AND at IS NULL",
+  [JS_BUDGET_PRUNE] = "DELETE FROM budget WHERE at < ?1",
   [JS_DL_PUT] = "INSERT INTO downloads(path, account, capture_id, state, bytes, packets, updated)"
                 " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(path) DO UPDATE SET"
                 " account = excluded.account, capture_id = excluded.capture_id, state = excluded.state,"
@@ -274,6 +299,19 @@ static int user_version(rt_journal *j) {
   return v;
 }
 
+/* Brings a journal of format 1 (or a new, empty one) to the current format, in one transaction
+ * that another process making or migrating the same journal waits for. */
+static int upgrade(rt_journal *j, int from) {
+  char text[sizeof schema + sizeof schema_budget + sizeof migrate_1_2 + 64];
+  snprintf(text, sizeof text, "%s %s PRAGMA user_version=%d;", from == 0 ? schema : migrate_1_2, schema_budget,
+           RT_JOURNAL_VERSION);
+  int rc = exec_sql(j, "BEGIN IMMEDIATE");
+  if (rc == 0 && user_version(j) == from) rc = exec_sql(j, text);
+  if (rc == 0) rc = exec_sql(j, "COMMIT");
+  if (rc && !sqlite3_get_autocommit(j->db)) exec_sql(j, "ROLLBACK");
+  return rc;
+}
+
 static int setup(rt_journal *j, int readonly, char *err, size_t errlen) {
   sqlite3_busy_timeout(j->db, BUSY_TIMEOUT_MS);
   if (!readonly && (exec_patient(j, "PRAGMA journal_mode=WAL") || exec_sql(j, "PRAGMA synchronous=NORMAL"))) {
@@ -281,15 +319,9 @@ static int setup(rt_journal *j, int readonly, char *err, size_t errlen) {
     return RT_EIO;
   }
   int v = user_version(j);
-  if (v == 0 && !readonly) { /* a new journal; another process may be making it too */
-    char text[sizeof schema + 64];
-    snprintf(text, sizeof text, "%s PRAGMA user_version=%d;", schema, RT_JOURNAL_VERSION);
-    int rc = exec_sql(j, "BEGIN IMMEDIATE");
-    if (rc == 0 && user_version(j) == 0) rc = exec_sql(j, text);
-    if (rc == 0) rc = exec_sql(j, "COMMIT");
-    if (rc) {
-      snprintf(err, errlen, "cannot create the journal %s: %s", j->path, sqlite3_errmsg(j->db));
-      if (!sqlite3_get_autocommit(j->db)) exec_sql(j, "ROLLBACK");
+  if (!readonly && (v == 0 || v == 1) && v < RT_JOURNAL_VERSION) {
+    if (upgrade(j, v)) {
+      snprintf(err, errlen, "cannot %s the journal %s: %s", v ? "upgrade" : "create", j->path, sqlite3_errmsg(j->db));
       return RT_EIO;
     }
     v = user_version(j);
@@ -298,6 +330,9 @@ static int setup(rt_journal *j, int readonly, char *err, size_t errlen) {
     if (v > RT_JOURNAL_VERSION)
       snprintf(err, errlen, "%s is a journal of a newer pcaprun (format %d; this one reads %d)", j->path, v,
                RT_JOURNAL_VERSION);
+    else if (v == 1)
+      snprintf(err, errlen, "%s is a journal of an older pcaprun (format 1); open it once without "
+               "--read-only to upgrade it", j->path);
     else
       snprintf(err, errlen, "%s is not a pcaprun journal", j->path);
     return RT_EINVAL;
@@ -380,149 +415,92 @@ rt_journal *rt_journal_use(rt_runtime *rt) {
   return rt->journal;
 }
 
+const char *rt_journal_error(const rt_journal *j) { return j->error; }
+
+const char *rt_journal_self(const rt_journal *j) { return j->self; }
+
 /* ---- accounts ---- */
 
-rt_journal *rt_journal_of(rt_account *a) {
-  rt_journal *j = rt_journal_use(a->rt);
-  if (!j || a->journal_id) return j;
+int rt_journal_account(rt_journal *j, const char *base_url, const char *account_id, int64_t *id) {
   sqlite3_stmt *st;
-  if (jx(j, JS_ACCOUNT_ADD, "ss", a->base_url, a->account_id) == 0 &&
-      jrow(st = jq(j, JS_ACCOUNT_ID, "ss", a->base_url, a->account_id))) {
-    a->journal_id = sqlite3_column_int64(st, 0);
+  *id = 0;
+  if (jx(j, JS_ACCOUNT_ADD, "ss", base_url, account_id) == 0 &&
+      jrow(st = jq(j, JS_ACCOUNT_ID, "ss", base_url, account_id))) {
+    *id = sqlite3_column_int64(st, 0);
     sqlite3_reset(st);
   }
-  return a->journal_id ? j : NULL;
+  return *id ? 0 : RT_EIO;
 }
 
-/* ---- intents ---- */
+/* A stored key: 64 hex digits. */
+static int parse_key(const json_t *v, unsigned char key[32]) {
+  const char *hex = json_string_value(v);
+  if (!hex || strlen(hex) != 64) return -1;
+  for (int i = 0; i < 32; i++) {
+    unsigned x;
+    if (sscanf(hex + 2 * i, "%2x", &x) != 1) return -1;
+    key[i] = (unsigned char)x;
+  }
+  return 0;
+}
 
-static const char *type_name(int type) { return type == RT_CAP_FULL ? "full" : "simple"; }
+int rt_journal_secret(rt_journal *j, unsigned char key[32]) {
+  static const char name[] = "pcaprun/principal-key";
+  int rc = jbegin(j); /* two processes may make one at once: the first stored wins */
+  json_t *there = rc ? NULL : rt_journal_get(j, name);
+  if (rc == 0 && parse_key(there, key) != 0) {
+    char text[65];
+    rc = rt_random_bytes(key, 32);
+    for (int i = 0; rc == 0 && i < 32; i++) snprintf(text + 2 * i, 3, "%02x", key[i]);
+    json_t *mine = rc ? NULL : json_string(text);
+    if (rc == 0) rc = mine ? rt_journal_set(j, name, mine) : RT_ENOMEM;
+    json_decref(mine);
+  }
+  json_decref(there);
+  return jend(j, rc);
+}
 
-/* The request body as journaled: compact, keys sorted, destination_conf's credentials redacted
- * (its other parameters stay: another region is another capture request). */
-static char *journal_spec(const json_t *body) {
+const char *rt_journal_type_name(int type) { return type == RT_CAP_FULL ? "full" : "simple"; }
+
+char *rt_journal_spec(const json_t *body) {
   json_t *copy = json_copy((json_t *)body);
   const char *dest = json_string_value(json_object_get(copy, "destination_conf"));
   if (copy && dest) {
     char red[2048];
     json_object_set_new(copy, "destination_conf", json_string(rt_spec_redact_secrets(dest, red, sizeof red)));
   }
+  if (copy) json_object_del(copy, "offset_time");
   char *text = copy ? json_dumps(copy, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
   json_decref(copy);
   return text;
 }
 
-int rt_journal_resume(rt_call *c, uint64_t *wait_ms) {
-  rt_journal *j = rt_journal_of(c->acct);
-  if (!j) return RT_JOURNAL_NEW;
-  sqlite3_stmt *seen = jq(j, JS_INTENT_GET, "is", c->acct->journal_id, c->intent);
-  int step = seen ? sqlite3_step(seen) : SQLITE_ERROR;
-  if (seen) sqlite3_reset(seen);
-  if (step == SQLITE_DONE) return RT_JOURNAL_NEW; /* the common case, without taking the write lock */
-  char *mine = journal_spec(c->body);
-  if (!mine) return RT_ENOMEM;
-  int64_t acct = c->acct->journal_id;
-  char spec[4096] = "", owner[96] = "";
-  double first_sent = 0, orphaned = 0, now = rt_wall();
-  int rc = jbegin(j), found = 0;
-  sqlite3_stmt *st = rc ? NULL : jq(j, JS_INTENT_GET, "is", acct, c->intent);
-  if ((found = jrow(st))) {
-    snprintf(spec, sizeof spec, "%s", jtext(st, 1));
-    first_sent = sqlite3_column_double(st, 2);
-    if (jtext(st, 3)) snprintf(owner, sizeof owner, "%s", jtext(st, 3));
-    orphaned = sqlite3_column_double(st, 4);
-    if (jtext(st, 5)) snprintf(c->id, sizeof c->id, "%s", jtext(st, 5));
-    sqlite3_reset(st);
-  }
-  if (rc || !found) {
-    rc = rc ? rc : RT_JOURNAL_NEW;
-  } else if (strcmp(spec, mine) != 0) {
-    snprintf(c->message, sizeof c->message, "intent '%s' is journaled for a different capture request "
-             "(%.200s); a changed capture needs a new intent", c->intent, spec);
-    rc = RT_EINVAL;
-  } else if (c->id[0]) {
-    rc = RT_JOURNAL_ADOPT;
-  } else if (owner[0] && strcmp(owner, j->self) != 0 && rt_journal_alive(j, owner)) {
-    *wait_ms = jpoll_ms(c->acct->rt); /* its creator is at it: wait for the outcome */
-    rc = RT_EAGAIN;
-  } else if (strcmp(owner, j->self) != 0 && (orphaned == 0 || now < orphaned + RT_JOURNAL_GRACE)) {
-    /* its creator is gone: let a create it sent just before dying land before listing */
-    if (orphaned == 0) orphaned = now, rc = jx(j, JS_INTENT_OWN, "isnd", acct, c->intent, now);
-    *wait_ms = (uint64_t)ceil((orphaned + RT_JOURNAL_GRACE - now) * 1000);
-    rc = rc ? rc : RT_EAGAIN;
-  } else {
-    rc = jx(j, JS_INTENT_OWN, "issn", acct, c->intent, j->self);
-    c->sent_wall = first_sent;
-    rc = rc ? rc : RT_JOURNAL_RECONCILE;
-  }
-  free(mine);
-  if (jend(j, rc == RT_EIO ? rc : 0)) {
-    snprintf(c->message, sizeof c->message, "cannot read the journal %s: %s", j->path, j->error);
-    return RT_EIO;
-  }
-  return rc;
-}
-
-int rt_journal_intent(rt_call *c) {
-  rt_journal *j = rt_journal_of(c->acct);
-  if (!j) return rt_journal_use(c->acct->rt) ? RT_EIO : 0; /* a journal, but not of this account */
-  char *spec = journal_spec(c->body);
-  if (!spec) return RT_ENOMEM;
-  /* durable before the create is sent, power loss included */
-  int rc = jx(j, JS_SYNC_FULL, "");
-  if (rc == 0)
-    rc = jx(j, JS_INTENT_PUT, "isssds", c->acct->journal_id, c->intent, type_name(c->cap_type), spec,
-            c->sent_wall, j->self);
-  jx(j, JS_SYNC_NORMAL, "");
-  free(spec);
-  if (rc) snprintf(c->message, sizeof c->message, "cannot write the intent to the journal %s: %s", j->path, j->error);
-  return rc;
-}
-
 /* ---- captures ---- */
 
-static int put_capture(rt_journal *j, rt_capture *cap) {
-  rt_account *a = cap->acct;
+static double or_nan(double v) { return v > 0 ? v : NAN; }
+
+int rt_journal_put_capture(rt_journal *j, int64_t account, const rt_jcapture *cap) {
   double now = rt_wall();
-  int rc = jx(j, JS_CAPTURE_PUT, "isssssddd", a->journal_id, cap->id, cap->intent[0] ? cap->intent : NULL,
-              type_name(cap->type), rt_status_name(cap->status), cap->colo[0] ? cap->colo : NULL,
-              cap->submitted > 0 ? cap->submitted : NAN, cap->time_limit > 0 ? cap->time_limit : NAN, now);
+  const char *intent = cap->intent[0] ? cap->intent : NULL;
+  int rc = jx(j, JS_CAPTURE_PUT, "isssssddd", account, cap->id, intent, rt_journal_type_name(cap->type),
+              cap->status, cap->colo[0] ? cap->colo : NULL, or_nan(cap->submitted), or_nan(cap->time_limit), now);
   if (rc == 0 && cap->type == RT_CAP_FULL)
-    rc = cap->holds_slot ? jx(j, JS_SLOT_HOLD, "isssd", a->journal_id, cap->intent[0] ? cap->intent : NULL,
-                              cap->id, j->self, now)
-                         : jx(j, JS_SLOT_FREE, "is", a->journal_id, cap->id);
-  if (rc == 0) cap->journaled = 1;
+    rc = cap->holds_slot ? jx(j, JS_SLOT_HOLD, "isssd", account, intent, cap->id, j->self, now)
+                         : jx(j, JS_SLOT_FREE, "is", account, cap->id);
   return rc;
 }
 
-int rt_journal_taken(rt_account *a, const char *id, const char *intent) {
-  rt_journal *j = rt_journal_of(a);
-  sqlite3_stmt *st = j ? jq(j, JS_CAPTURE_GET, "is", a->journal_id, id) : NULL;
+int rt_journal_capture(rt_journal *j, int64_t account, const rt_jcapture *cap) {
+  int rc = jbegin(j);
+  return rc ? rc : jend(j, rt_journal_put_capture(j, account, cap));
+}
+
+int rt_journal_taken(rt_journal *j, int64_t account, const char *id, const char *intent) {
+  sqlite3_stmt *st = jq(j, JS_CAPTURE_GET, "is", account, id);
   if (!jrow(st)) return 0;
   int other = jtext(st, 0) && strcmp(jtext(st, 0), intent) != 0;
   sqlite3_reset(st);
   return other;
-}
-
-void rt_journal_capture(rt_capture *cap) {
-  rt_journal *j = rt_journal_of(cap->acct);
-  if (j && jbegin(j) == 0) jend(j, put_capture(j, cap));
-}
-
-void rt_journal_created(rt_call *c, rt_capture *cap) {
-  rt_account *a = c->acct;
-  rt_journal *j = rt_journal_of(a);
-  if (!j || jbegin(j)) return;
-  int rc = c->kind == RT_CALL_CREATE ? jx(j, JS_INTENT_DONE, "iss", a->journal_id, c->intent, cap->id) : 0;
-  if (rc == 0) rc = put_capture(j, cap);
-  /* the call's claim (and a dead process's claim for this intent) now is the capture's */
-  if (rc == 0 && cap->type == RT_CAP_FULL) {
-    if (c->journal_slot) rc = jx(j, JS_SLOT_DROP, "i", c->journal_slot);
-    if (rc == 0) rc = jx(j, JS_SLOT_DROP_INTENT, "is", a->journal_id, c->intent);
-  } else if (rc == 0 && c->journal_claim > 0) {
-    rc = jx(j, JS_SAMPLE_SET, "idn", a->journal_id, rt_wall() + jgap(a->rt));
-  }
-  if (jend(j, rc) == 0) c->journal_claim = 0, c->journal_slot = 0;
 }
 
 /* ---- downloads ---- */
@@ -535,27 +513,23 @@ static const char *abs_path(const char *path, char *buf, size_t size) {
   return buf;
 }
 
-int rt_journal_foreign_part(rt_call *c) {
-  rt_journal *j = rt_journal_of(c->acct);
+int rt_journal_download_other(rt_journal *j, const char *path, const char *capture_id) {
   char abs[4096];
-  sqlite3_stmt *st = j ? jq(j, JS_DL_GET, "s", abs_path(c->path, abs, sizeof abs)) : NULL;
+  sqlite3_stmt *st = jq(j, JS_DL_GET, "s", abs_path(path, abs, sizeof abs));
   if (!jrow(st)) return 0;
-  int other = strcmp(jtext(st, 1), c->id) != 0;
+  int other = strcmp(jtext(st, 1), capture_id) != 0;
   sqlite3_reset(st);
   return other;
 }
 
-void rt_journal_download(rt_call *c, int state) {
-  rt_journal *j = rt_journal_of(c->acct);
-  if (!j || !c->path) return;
+int rt_journal_download(rt_journal *j, int64_t account, const char *path, const char *capture_id, int state,
+                        uint64_t bytes, int64_t packets) {
   static const char *const names[] = {"partial", "done", "invalid"};
   char abs[4096];
-  abs_path(c->path, abs, sizeof abs);
-  if (state == RT_JOURNAL_DL_DONE)
-    jx(j, JS_DL_PUT, "sissiid", abs, c->acct->journal_id, c->id, names[state], (int64_t)c->offset,
-       (int64_t)c->check.packets, rt_wall());
-  else
-    jx(j, JS_DL_PUT, "sissind", abs, c->acct->journal_id, c->id, names[state], (int64_t)c->offset, rt_wall());
+  abs_path(path, abs, sizeof abs);
+  if (packets >= 0)
+    return jx(j, JS_DL_PUT, "sissiid", abs, account, capture_id, names[state], (int64_t)bytes, packets, rt_wall());
+  return jx(j, JS_DL_PUT, "sissind", abs, account, capture_id, names[state], (int64_t)bytes, rt_wall());
 }
 
 /* ---- lookups ---- */
@@ -579,9 +553,8 @@ static json_t *download_json(sqlite3_stmt *st) {
   return d;
 }
 
-json_t *rt_journal_lookup(rt_journal *j, rt_account *a, const char *intent) {
-  if (!j || rt_journal_of(a) != j) return NULL;
-  sqlite3_stmt *st = jq(j, JS_INTENT_GET, "is", a->journal_id, intent);
+json_t *rt_journal_lookup(rt_journal *j, int64_t account, const char *intent) {
+  sqlite3_stmt *st = jq(j, JS_INTENT_GET, "is", account, intent);
   if (!jrow(st)) return NULL;
   json_t *o = json_pack("{s:s}", "intent", intent);
   set_text(o, "type", st, 0);
@@ -590,14 +563,14 @@ json_t *rt_journal_lookup(rt_journal *j, rt_account *a, const char *intent) {
   sqlite3_reset(st);
   const char *id = json_string_value(json_object_get(o, "capture_id"));
   if (!id) return o;
-  if (jrow(st = jq(j, JS_CAPTURE_GET, "is", a->journal_id, id))) {
+  if (jrow(st = jq(j, JS_CAPTURE_GET, "is", account, id))) {
     set_text(o, "status", st, 2);
     set_text(o, "colo", st, 3);
     set_num(o, "submitted", st, 4);
     sqlite3_reset(st);
   }
   json_t *dls = json_array();
-  for (st = jq(j, JS_DL_OF, "is", a->journal_id, id); jrow(st);) json_array_append_new(dls, download_json(st));
+  for (st = jq(j, JS_DL_OF, "is", account, id); jrow(st);) json_array_append_new(dls, download_json(st));
   json_object_set_new(o, "downloads", dls);
   return o;
 }

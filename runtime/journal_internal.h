@@ -1,7 +1,9 @@
-/* Shared by the journal's files: journal.c (the file, the schema, statements, records),
- * journal_share.c (limits shared between processes, adoption) and journal_show.c (the CLI). */
+/* Shared by the journal's files: journal.c (the file, the schema, statements, processes,
+ * records), journal_share.c (intents and the limits shared between processes) and
+ * journal_show.c (the command line). */
 #ifndef PCAPRUN_JOURNAL_INTERNAL_H
 #define PCAPRUN_JOURNAL_INTERNAL_H
+#include "apiparse.h"
 #include "journal.h"
 #include <sqlite3.h>
 
@@ -9,11 +11,13 @@
 enum {
   JS_BEGIN, JS_COMMIT, JS_ROLLBACK, JS_SYNC_FULL, JS_SYNC_NORMAL,
   JS_ACCOUNT_ADD, JS_ACCOUNT_ID,
-  JS_INTENT_GET, JS_INTENT_PUT, JS_INTENT_OWN, JS_INTENT_DONE,
+  JS_INTENT_GET, JS_INTENT_PUT, JS_INTENT_OWN, JS_INTENT_SENT, JS_INTENT_DONE, JS_INTENT_FORGET,
   JS_CAPTURE_PUT, JS_CAPTURE_GET,
   JS_SLOT_LIST, JS_SLOT_CLAIM, JS_SLOT_HOLD, JS_SLOT_SET, JS_SLOT_DROP, JS_SLOT_FREE,
   JS_SLOT_DROP_INTENT, JS_SLOT_RESOLVED,
-  JS_SAMPLE_GET, JS_SAMPLE_SET, JS_SAMPLE_PAUSE,
+  JS_SAMPLE_GET, JS_SAMPLE_SET, JS_SAMPLE_PAUSE, JS_PAUSE_CLEAR,
+  JS_BUDGET_TAKE, JS_BUDGET_SENT, JS_BUDGET_FREE, JS_BUDGET_OLDEST, JS_BUDGET_INFLIGHT,
+  JS_BUDGET_PRUNE,
   JS_DL_PUT, JS_DL_GET, JS_DL_OF,
   JS_KV_GET, JS_KV_PUT, JS_KV_DEL,
   JS_COUNT
@@ -26,6 +30,7 @@ struct rt_journal {
   char boot_id[40];
   int failed;                  /* statements that failed (the first is logged) */
   char error[256];             /* the last failure */
+  unsigned budget_takes;       /* places taken (old rows are pruned every so often) */
   sqlite3_stmt *st[JS_COUNT];
 };
 
@@ -43,19 +48,11 @@ int jend(rt_journal *j, int rc);
 int jrow(sqlite3_stmt *st);
 /* Column as a string that may be NULL. */
 const char *jtext(sqlite3_stmt *st, int col);
+/* Column as a double, 0 when NULL. */
+static inline double jnum(sqlite3_stmt *st, int col) { return sqlite3_column_double(st, col); }
 
-/* Real seconds between simple creates (the account's interval, plus a margin for clocks). */
-static inline double jgap(const rt_runtime *rt) { return rt_api_ms(rt, rt->opt.sample_interval) / 1000.0 + 0.005; }
-
-/* How soon to look again at a limit another process holds: an API second, within bounds. */
-static inline uint64_t jpoll_ms(const rt_runtime *rt) {
-  uint64_t ms = rt_api_ms(rt, 1.0);
-  return ms < 20 ? 20 : ms > 1000 ? 1000 : ms;
-}
-
-/* Is the process named `owner` still running (this one included)? */
-int rt_journal_alive(const rt_journal *j, const char *owner);
-/* The journal of the account's runtime, with the account recorded; NULL when none. */
-rt_journal *rt_journal_of(rt_account *a);
+const char *rt_journal_type_name(int type);
+/* Inside a transaction: the capture's row, and a full one's slot row after holds_slot. */
+int rt_journal_put_capture(rt_journal *j, int64_t account, const rt_jcapture *cap);
 
 #endif

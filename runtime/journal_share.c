@@ -1,103 +1,87 @@
-/* Limits shared through the journal by the pcaprun processes of one host, and what a process that
- * is gone leaves behind (RUNTIME-NOTES.md §9; PCAPS-API.md §9.3).
+/* Intents and the limits shared through the journal by the pcaprun processes of one host, and
+ * what a process that is gone leaves behind (runtime/API.md#9-limits, #11-client-policy).
  *
- * Each process keeps its own limiters (limit.c); a create that one of them admits must also
- * claim the limit here, in a BEGIN IMMEDIATE transaction, before it is sent:
- *   simple   accounts.simple_next (no simple create before it) and simple_owner (one in flight).
- *            A created capture moves simple_next an interval ahead; an owner that is gone may
- *            have had its create applied at any moment before now, so simple_next becomes now +
- *            an interval.
+ * A create claims, in one BEGIN IMMEDIATE transaction, its intent and the limit it needs:
+ *   intent   made already (a capture id): adopt it; being made by another live process: wait;
+ *            sent by a process now gone with no known outcome: reconcile (list) once the grace
+ *            has passed; otherwise it becomes this process's.
+ *   simple   accounts.simple_next (no simple create before it), simple_owner (one in flight) and
+ *            paused_until (the API asked to wait). A created capture moves simple_next a gap
+ *            ahead; an owner that is gone may have had its create applied at any moment before
+ *            now, so simple_next becomes now + a gap.
  *   full     slots: one row per full capture that may be pending or running (with its id) or
- *            full create in flight (without), each tracked by a live process or orphaned. At
- *            most full_slots rows may be live. An orphan with an id is adopted (its capture is
- *            polled here until it leaves pending/running); one without an id may have made a
- *            capture, so once RT_JOURNAL_GRACE has passed the claimer lists the account's
- *            captures, adopts what holds the slot, and only then drops it.
- * A claim that must wait is retried on a timer: at the known time (simple), or after a short
- * poll (a slot another process holds). Nothing blocks the loop beyond one short transaction. */
+ *            full create claimed (without), each followed by a live process or orphaned. At
+ *            most full_slots rows may be live. An orphan with an id is handed to the claimer to
+ *            adopt (its capture is polled there until it leaves pending/running); one without an
+ *            id may have made a capture, so once RT_JOURNAL_GRACE has passed the claimer lists
+ *            the account's captures, adopts what holds the slot, and only then drops it.
+ * The request budget of a principal is a table of requests: in flight (at NULL, with the
+ * process) or sent at `at`; a place is taken by one INSERT that counts the window first.
+ * Nothing waits inside the journal: a claim that must wait says how long, and the caller asks
+ * again on a timer. */
 #include "err.h"
 #include "journal_internal.h"
-#include "log.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_ADOPT 16
-
-/* The capture as the journal last saw it, recorded here (when this process does not know it). */
-static rt_capture *from_journal(rt_journal *j, rt_account *a, rt_creds *creds, const char *id) {
-  rt_capture *cap = rt_capture_find(a, id);
-  if (cap) return cap;
-  json_t *obj = json_pack("{s:s, s:s, s:s}", "id", id, "type", "full", "status", "pending");
-  char intent[40] = "";
-  sqlite3_stmt *st = jq(j, JS_CAPTURE_GET, "is", a->journal_id, id);
-  if (obj && jrow(st)) {
-    if (jtext(st, 0)) snprintf(intent, sizeof intent, "%s", jtext(st, 0));
-    json_object_set_new(obj, "status", json_string(jtext(st, 2)));
-    if (jtext(st, 3)) json_object_set_new(obj, "colo_name", json_string(jtext(st, 3)));
-    if (sqlite3_column_type(st, 4) != SQLITE_NULL) {
-      char when[40];
-      rt_time_format(sqlite3_column_double(st, 4), when, sizeof when);
-      json_object_set_new(obj, "submitted", json_string(when));
-    }
-    if (sqlite3_column_type(st, 5) != SQLITE_NULL)
-      json_object_set_new(obj, "time_limit", json_real(sqlite3_column_double(st, 5)));
-    sqlite3_reset(st);
-  }
-  rt_capinfo info;
-  char why[128];
-  if (obj && rt_capinfo_parse(obj, &info, why, sizeof why) == 0 && (cap = rt_capture_update(a, creds, obj, &info)))
-    snprintf(cap->intent, sizeof cap->intent, "%s", intent);
-  json_decref(obj);
-  return cap;
-}
-
-/* Follows a full capture that a process now gone was tracking: it holds the slot here. */
-static void adopt(rt_journal *j, rt_account *a, rt_creds *creds, const char *id) {
-  rt_capture *cap = from_journal(j, a, creds, id);
-  if (!cap) return;
-  rt_log(RT_LOG_INFO, "capture.adopt", "following a full capture that a pcaprun process now gone was tracking",
-         "id", id, "intent", cap->intent[0] ? cap->intent : NULL, NULL);
-  if (rt_status_holds_slot(cap->status)) rt_capture_hold(cap);
-  else rt_journal_capture(cap); /* it left pending/running unseen: the slot row goes */
-}
+/* ---- the full-capture slot ---- */
 
 typedef struct slot_scan {
-  int live;                     /* rows tracked by a live process (adopted ones included) */
+  int live;                     /* rows followed by a live process (adopted ones included) */
   int unresolved;               /* orphaned claims: a create that may have made a capture */
   double resolve_at;            /* wall time when all of them may be resolved by a list */
-  int nadopt;
-  char adopt[MAX_ADOPT][33];
 } slot_scan;
 
+/* The capture the journal last saw, as a record to adopt. */
+static void read_capture(rt_journal *j, int64_t account, const char *id, rt_jcapture *out) {
+  memset(out, 0, sizeof *out);
+  snprintf(out->id, sizeof out->id, "%.32s", id);
+  out->type = RT_CAP_FULL;
+  out->status = "pending";
+  out->holds_slot = 1;
+  sqlite3_stmt *st = jq(j, JS_CAPTURE_GET, "is", account, id);
+  if (!jrow(st)) return;
+  static const char *const known[] = {"pending", "running", "conversion_pending", "conversion_running",
+                                      "success", "complete", "failed", "unknown"};
+  for (unsigned i = 0; jtext(st, 2) && i < sizeof known / sizeof known[0]; i++)
+    if (strcmp(jtext(st, 2), known[i]) == 0) out->status = known[i]; /* a static string */
+  if (jtext(st, 0)) snprintf(out->intent, sizeof out->intent, "%s", jtext(st, 0));
+  if (jtext(st, 3)) snprintf(out->colo, sizeof out->colo, "%s", jtext(st, 3));
+  out->submitted = jnum(st, 4);
+  out->time_limit = jnum(st, 5);
+  sqlite3_reset(st);
+}
+
 /* Inside a transaction: counts the account's slot rows, marks the ones whose process is gone as
- * orphaned, and takes over orphans with a capture id (to adopt once committed). */
-static int scan_slots(rt_journal *j, rt_account *a, slot_scan *s) {
+ * orphaned, and takes over orphans with a capture id (returned in adopt[], to follow). */
+static int scan_slots(rt_journal *j, int64_t account, slot_scan *s, rt_jcapture *adopt, int max, int *nadopt) {
   memset(s, 0, sizeof *s);
   int64_t ids[64];
   double orphaned[64];
   char caps[64][33];
   int n = 0, rc = 0;
   double now = rt_wall();
-  sqlite3_stmt *st = jq(j, JS_SLOT_LIST, "i", a->journal_id);
+  sqlite3_stmt *st = jq(j, JS_SLOT_LIST, "i", account);
   while (jrow(st)) {
     const char *owner = jtext(st, 2);
     if (owner && rt_journal_alive(j, owner)) { s->live++; continue; }
     if (n == 64) { s->live++; continue; } /* more than anyone should have: count it taken */
     ids[n] = sqlite3_column_int64(st, 0);
     snprintf(caps[n], sizeof caps[n], "%s", jtext(st, 1) ? jtext(st, 1) : "");
-    orphaned[n] = sqlite3_column_type(st, 3) == SQLITE_NULL ? 0 : sqlite3_column_double(st, 3);
+    orphaned[n] = jnum(st, 3);
     n++;
   }
   for (int i = 0; i < n && rc == 0; i++) {
-    if (caps[i][0] && s->nadopt < MAX_ADOPT) {
-      rc = jx(j, JS_SLOT_SET, "isn", ids[i], j->self);
-      memcpy(s->adopt[s->nadopt++], caps[i], sizeof caps[i]);
+    if (caps[i][0]) { /* a capture of a process now gone: it is the claimer's to follow now */
       s->live++;
+      if (*nadopt < max) {
+        rc = jx(j, JS_SLOT_SET, "isn", ids[i], j->self);
+        read_capture(j, account, caps[i], &adopt[(*nadopt)++]);
+      }
       continue;
     }
-    if (caps[i][0]) { s->live++; continue; }
     if (!orphaned[i]) rc = jx(j, JS_SLOT_SET, "ind", ids[i], now), orphaned[i] = now;
     s->unresolved++;
     s->resolve_at = fmax(s->resolve_at, orphaned[i] + RT_JOURNAL_GRACE);
@@ -105,112 +89,226 @@ static int scan_slots(rt_journal *j, rt_account *a, slot_scan *s) {
   return rc;
 }
 
-static void adopt_all(rt_journal *j, rt_account *a, rt_creds *creds, const slot_scan *s) {
-  for (int i = 0; i < s->nadopt; i++) adopt(j, a, creds, s->adopt[i]);
-}
-
-void rt_journal_attach(rt_account *a, rt_creds *creds) {
-  if (a->journal_attached || !rt_journal_use(a->rt)) return;
-  a->journal_attached = 1;
-  rt_journal *j = rt_journal_of(a);
+int rt_journal_orphans(rt_journal *j, int64_t account, rt_jcapture *out, int max, int *n) {
   slot_scan s;
-  if (!j || jbegin(j)) return;
-  if (jend(j, scan_slots(j, a, &s)) == 0) adopt_all(j, a, creds, &s);
+  *n = 0;
+  int rc = jbegin(j);
+  return rc ? rc : jend(j, scan_slots(j, account, &s, out, max, n));
 }
 
-static int claim_sample(rt_journal *j, rt_call *c, uint64_t *wait_ms) {
-  rt_account *a = c->acct;
+/* Inside the claim's transaction: the full slot. */
+static int claim_full(rt_journal *j, const rt_jclaim_req *req, rt_jclaim *out) {
+  slot_scan s;
+  double now = rt_wall();
+  int rc = scan_slots(j, req->account, &s, out->adopt, RT_JOURNAL_MAX_ADOPT, &out->nadopt);
+  if (rc) return rc;
+  if (s.live >= req->full_slots) {
+    out->outcome = RT_JC_WAIT;
+    out->by_process = 1;
+    out->wait_ms = req->poll_ms;
+  } else if (s.unresolved && now < s.resolve_at) {
+    out->outcome = RT_JC_WAIT;
+    out->wait_ms = (uint64_t)ceil((s.resolve_at - now) * 1000);
+  } else if (s.unresolved) {
+    out->outcome = RT_JC_RESOLVE;
+  } else if ((rc = jx(j, JS_SLOT_CLAIM, "issd", req->account, req->intent, j->self, now)) == 0) {
+    out->slot = sqlite3_last_insert_rowid(j->db);
+  }
+  return rc;
+}
+
+/* Inside the claim's transaction: the simple-create rate. */
+static int claim_simple(rt_journal *j, const rt_jclaim_req *req, rt_jclaim *out) {
   double now = rt_wall(), next = 0;
   char owner[96] = "";
-  int rc = jbegin(j);
-  sqlite3_stmt *st = rc ? NULL : jq(j, JS_SAMPLE_GET, "i", a->journal_id);
+  sqlite3_stmt *st = jq(j, JS_SAMPLE_GET, "i", req->account);
   if (jrow(st)) {
-    next = sqlite3_column_double(st, 0);
+    next = fmax(jnum(st, 0), jnum(st, 2));
     if (jtext(st, 1)) snprintf(owner, sizeof owner, "%s", jtext(st, 1));
     sqlite3_reset(st);
   }
-  if (rc) return rc;
+  /* a recorded wait is never longer than the longest the API may ask: a bogus row cannot block */
+  next = fmin(next, now + req->sample_gap + req->max_pause);
+  int rc = 0;
   if (owner[0] && strcmp(owner, j->self) != 0) {
     if (rt_journal_alive(j, owner)) {
-      *wait_ms = jpoll_ms(a->rt);
-      return jend(j, 0) ? RT_EIO : RT_EAGAIN;
+      out->outcome = RT_JC_WAIT;
+      out->by_process = 1;
+      out->wait_ms = req->poll_ms;
+      return 0;
     }
     /* its create may have been applied at any moment until now, or a little later still */
-    next = fmax(next, now + RT_JOURNAL_GRACE + jgap(a->rt));
-    rc = jx(j, JS_SAMPLE_SET, "idn", a->journal_id, next);
+    next = fmax(next, now + RT_JOURNAL_GRACE + req->sample_gap);
+    rc = jx(j, JS_SAMPLE_SET, "idn", req->account, next);
   }
   if (rc == 0 && next > now) {
-    *wait_ms = (uint64_t)ceil((next - now) * 1000);
-    return jend(j, 0) ? RT_EIO : RT_EAGAIN;
+    out->outcome = RT_JC_WAIT;
+    out->wait_ms = (uint64_t)ceil((next - now) * 1000);
+    return 0;
   }
-  if (rc == 0) rc = jx(j, JS_SAMPLE_SET, "ids", a->journal_id, 0.0, j->self);
-  if ((rc = jend(j, rc)) == 0) c->journal_claim = 1;
+  return rc ? rc : jx(j, JS_SAMPLE_SET, "ids", req->account, 0.0, j->self);
+}
+
+/* ---- intents ---- */
+
+int rt_journal_intent(rt_journal *j, int64_t account, const char *intent, const char *spec, rt_jintent *out) {
+  memset(out, 0, sizeof *out);
+  sqlite3_stmt *st = jq(j, JS_INTENT_GET, "is", account, intent);
+  if (!jrow(st)) return 0;
+  out->found = 1;
+  if ((out->conflict = strcmp(jtext(st, 1), spec) != 0))
+    snprintf(out->journaled_spec, sizeof out->journaled_spec, "%s", jtext(st, 1));
+  if (jtext(st, 5)) snprintf(out->capture_id, sizeof out->capture_id, "%s", jtext(st, 5));
+  const char *owner = jtext(st, 3);
+  out->busy = !out->capture_id[0] && owner && strcmp(owner, j->self) != 0 && rt_journal_alive(j, owner);
+  sqlite3_reset(st);
+  return 0;
+}
+
+/* Inside the claim's transaction: what the intent's row says. Returns 0 with out->outcome set
+ * when the intent decides (adopt, wait, reconcile, conflict), or 1 to go on to the limit. */
+static int claim_intent(rt_journal *j, const rt_jclaim_req *req, rt_jclaim *out, int *rc) {
+  sqlite3_stmt *st = jq(j, JS_INTENT_GET, "is", req->account, req->intent);
+  if (!jrow(st)) return 1;
+  char owner[96] = "";
+  int same = strcmp(jtext(st, 1), req->spec) == 0, sent = sqlite3_column_int(st, 6);
+  if (!same) snprintf(out->journaled_spec, sizeof out->journaled_spec, "%s", jtext(st, 1));
+  out->first_sent = jnum(st, 2);
+  if (jtext(st, 3)) snprintf(owner, sizeof owner, "%s", jtext(st, 3));
+  double orphaned = jnum(st, 4), now = rt_wall();
+  if (jtext(st, 5)) snprintf(out->capture_id, sizeof out->capture_id, "%s", jtext(st, 5));
+  sqlite3_reset(st);
+  if (!same) {
+    out->outcome = RT_JC_CONFLICT;
+  } else if (out->capture_id[0]) {
+    out->outcome = RT_JC_ADOPT;
+  } else if (owner[0] && strcmp(owner, j->self) != 0 && rt_journal_alive(j, owner)) {
+    out->outcome = RT_JC_WAIT; /* its creator is at it: wait for the outcome */
+    out->by_process = 1;
+    out->wait_ms = req->poll_ms;
+  } else if (strcmp(owner, j->self) != 0 && sent) {
+    /* its creator is gone after sending: let a create it sent just before dying land, then list */
+    if (!orphaned || now < orphaned + RT_JOURNAL_GRACE) {
+      if (!orphaned) orphaned = now, *rc = jx(j, JS_INTENT_OWN, "isnd", req->account, req->intent, now);
+      out->outcome = RT_JC_WAIT;
+      out->wait_ms = (uint64_t)ceil((orphaned + RT_JOURNAL_GRACE - now) * 1000);
+    } else {
+      *rc = jx(j, JS_INTENT_OWN, "issn", req->account, req->intent, j->self);
+      out->outcome = RT_JC_RECONCILE;
+    }
+  } else {
+    return 1; /* this process's own (a retry), or one never sent */
+  }
+  return 0;
+}
+
+int rt_journal_claim(rt_journal *j, const rt_jclaim_req *req, rt_jclaim *out) {
+  memset(out, 0, sizeof *out);
+  out->outcome = RT_JC_GO;
+  int rc = jbegin(j);
+  if (rc) return rc;
+  if (claim_intent(j, req, out, &rc) && rc == 0) {
+    if (req->type == RT_CAP_FULL) rc = claim_full(j, req, out);
+    else if (req->sample_gap > 0) rc = claim_simple(j, req, out);
+    if (rc == 0 && out->outcome == RT_JC_GO)
+      rc = jx(j, JS_INTENT_PUT, "isssds", req->account, req->intent, rt_journal_type_name(req->type), req->spec,
+              rt_wall(), j->self);
+  }
+  if ((rc = jend(j, rc))) {
+    out->nadopt = 0; /* rolled back: nothing was handed over */
+    out->slot = 0;
+  }
   return rc;
 }
 
-static int claim_full(rt_journal *j, rt_call *c, uint64_t *wait_ms) {
-  rt_account *a = c->acct;
-  slot_scan s;
-  double now = rt_wall();
-  int rc = jbegin(j), out = 0;
-  if (rc || (rc = scan_slots(j, a, &s))) return jend(j, rc ? rc : RT_EIO);
-  if (s.live >= a->rt->opt.full_slots) {
-    *wait_ms = jpoll_ms(a->rt);
-    out = RT_EAGAIN;
-  } else if (s.unresolved && now < s.resolve_at) {
-    *wait_ms = (uint64_t)ceil((s.resolve_at - now) * 1000);
-    out = RT_EAGAIN;
-  } else if (s.unresolved) {
-    a->journal_resolve = now; /* the list must be sent after this */
-    out = RT_JOURNAL_RESOLVE;
-  } else if ((rc = jx(j, JS_SLOT_CLAIM, "issd", a->journal_id, c->intent, j->self, now)) == 0) {
-    c->journal_slot = sqlite3_last_insert_rowid(j->db);
-  }
-  if ((rc = jend(j, rc))) return rc;
-  adopt_all(j, a, c->creds, &s);
-  if (out == 0) c->journal_claim = 1;
-  return out;
-}
-
-int rt_journal_claim(rt_call *c, uint64_t *wait_ms) {
-  rt_journal *j = rt_journal_of(c->acct);
-  if (!j || c->journal_claim > 0) return 0;
-  if (c->cap_type == RT_CAP_SIMPLE && c->acct->rt->opt.sample_interval <= 0) return 0; /* no limit to share */
-  int rc = c->cap_type == RT_CAP_FULL ? claim_full(j, c, wait_ms) : claim_sample(j, c, wait_ms);
-  if (rc == RT_EAGAIN && !c->journal_claim) { /* once per call: say why nothing happens */
-    c->journal_claim = -1;
-    rt_log(RT_LOG_INFO, "limit.wait", c->cap_type == RT_CAP_FULL
-             ? "waiting for the full-capture slot held through the journal (another pcaprun, or one that died)"
-             : "waiting for the simple-capture rate limit shared through the journal", NULL);
-  }
-  if (rc == RT_EIO) snprintf(c->message, sizeof c->message, "cannot use the journal %s: %s", j->path, j->error);
+int rt_journal_sent(rt_journal *j, int64_t account, const char *intent) {
+  int rc = jx(j, JS_SYNC_FULL, ""); /* durable before the create can reach the API, power loss included */
+  if (rc == 0) rc = jx(j, JS_INTENT_SENT, "isd", account, intent, rt_wall());
+  jx(j, JS_SYNC_NORMAL, "");
   return rc;
 }
 
-void rt_journal_unclaim(rt_call *c, int maybe_applied) {
-  rt_account *a = c->acct;
-  rt_journal *j = rt_journal_of(a);
+int rt_journal_created(rt_journal *j, int64_t account, const char *intent, int64_t slot, double sample_gap,
+                       const rt_jcapture *cap) {
+  int rc = jbegin(j);
+  if (rc) return rc;
+  if (intent && intent[0]) rc = jx(j, JS_INTENT_DONE, "iss", account, intent, cap->id);
+  if (rc == 0) rc = rt_journal_put_capture(j, account, cap);
+  /* the claim (and a dead process's claim for this intent) now is the capture's */
+  if (rc == 0 && cap->type == RT_CAP_FULL) {
+    if (slot) rc = jx(j, JS_SLOT_DROP, "i", slot);
+    if (rc == 0 && intent && intent[0]) rc = jx(j, JS_SLOT_DROP_INTENT, "is", account, intent);
+  } else if (rc == 0 && sample_gap > 0) {
+    rc = jx(j, JS_SAMPLE_SET, "idn", account, rt_wall() + sample_gap);
+  }
+  return jend(j, rc);
+}
+
+int rt_journal_unclaim(rt_journal *j, int64_t account, const char *intent, int type, int64_t slot,
+                       double sample_gap, int maybe_applied) {
   double now = rt_wall();
-  if (j && c->journal_claim > 0 && c->cap_type == RT_CAP_FULL) {
+  int rc = jbegin(j);
+  if (rc) return rc;
+  if (type == RT_CAP_FULL && slot)
     /* unknown outcome: the row stays, orphaned, until a list shows what the create did */
-    if (maybe_applied) jx(j, JS_SLOT_SET, "ind", c->journal_slot, now);
-    else jx(j, JS_SLOT_DROP, "i", c->journal_slot);
-  } else if (j && c->journal_claim > 0) {
-    jx(j, JS_SAMPLE_SET, "idn", a->journal_id, maybe_applied ? now + RT_JOURNAL_GRACE + jgap(a->rt) : 0.0);
+    rc = maybe_applied ? jx(j, JS_SLOT_SET, "ind", slot, now) : jx(j, JS_SLOT_DROP, "i", slot);
+  else if (type == RT_CAP_SIMPLE && sample_gap > 0)
+    rc = jx(j, JS_SAMPLE_SET, "idn", account, maybe_applied ? now + RT_JOURNAL_GRACE + sample_gap : 0.0);
+  if (rc == 0)
+    rc = maybe_applied ? jx(j, JS_INTENT_OWN, "isnd", account, intent, now) /* the next run reconciles */
+                       : jx(j, JS_INTENT_FORGET, "is", account, intent);
+  return jend(j, rc);
+}
+
+int rt_journal_resolved(rt_journal *j, int64_t account, double since) {
+  return jx(j, JS_SLOT_RESOLVED, "id", account, since - RT_JOURNAL_GRACE);
+}
+
+int rt_journal_pause(rt_journal *j, int64_t account, double until_wall) {
+  return jx(j, JS_SAMPLE_PAUSE, "id", account, until_wall);
+}
+
+int rt_journal_clear_pauses(rt_journal *j) { return jx(j, JS_PAUSE_CLEAR, ""); }
+
+/* ---- the request budget ---- */
+
+/* Requests in flight of processes now gone: counted as sent now (they may have reached the API). */
+static int settle_dead(rt_journal *j, const char *principal) {
+  int64_t dead[64];
+  int n = 0, rc = 0;
+  sqlite3_stmt *st = jq(j, JS_BUDGET_INFLIGHT, "s", principal);
+  while (jrow(st))
+    if (n < 64 && !rt_journal_alive(j, jtext(st, 1))) dead[n++] = sqlite3_column_int64(st, 0);
+  double now = rt_wall();
+  for (int i = 0; i < n && rc == 0; i++) rc = jx(j, JS_BUDGET_SENT, "id", dead[i], now);
+  return rc;
+}
+
+int rt_journal_budget_take(rt_journal *j, const char *principal, unsigned n, double window, uint64_t poll_ms,
+                           int64_t *row, uint64_t *wait_ms) {
+  double now = rt_wall();
+  *row = 0;
+  *wait_ms = 0;
+  if (++j->budget_takes % 1024 == 1) jx(j, JS_BUDGET_PRUNE, "d", now - window);
+  int rc = jx(j, JS_BUDGET_TAKE, "ssdi", principal, j->self, now - window, (int64_t)n);
+  if (rc) return rc;
+  if (sqlite3_changes(j->db) == 1) {
+    *row = sqlite3_last_insert_rowid(j->db);
+    return 0;
   }
-  if (j && maybe_applied) /* whoever runs the intent next reconciles it first */
-    jx(j, JS_INTENT_OWN, "isnd", a->journal_id, c->intent, now);
-  c->journal_claim = 0;
-  c->journal_slot = 0;
+  /* full: the oldest sent request leaves the window first; with none, only in-flight ones hold it */
+  if ((rc = settle_dead(j, principal))) return rc;
+  sqlite3_stmt *st = jq(j, JS_BUDGET_OLDEST, "sd", principal, now - window);
+  double oldest = 0;
+  if (jrow(st)) {
+    oldest = jnum(st, 0);
+    sqlite3_reset(st);
+  }
+  *wait_ms = oldest > 0 ? (uint64_t)ceil((oldest + window - now) * 1000) + 1 : poll_ms;
+  return 0;
 }
 
-void rt_journal_pause(rt_account *a, double until_wall) {
-  rt_journal *j = rt_journal_of(a);
-  if (j) jx(j, JS_SAMPLE_PAUSE, "id", a->journal_id, until_wall);
-}
-
-void rt_journal_resolved(rt_account *a) {
-  rt_journal *j = a->journal_resolve > 0 ? rt_journal_of(a) : NULL;
-  if (j) jx(j, JS_SLOT_RESOLVED, "id", a->journal_id, a->journal_resolve - RT_JOURNAL_GRACE);
-  a->journal_resolve = 0;
+int rt_journal_budget_done(rt_journal *j, int64_t row, int sent) {
+  if (!row) return 0;
+  return sent ? jx(j, JS_BUDGET_SENT, "id", row, rt_wall()) : jx(j, JS_BUDGET_FREE, "i", row);
 }

@@ -10,10 +10,13 @@
 #include <string.h>
 
 static const char usage[] =
-  "Usage: pcaprun journal PATH [--json]\n"
-  "Prints what a pcaprun journal holds: per account, the shared limits (simple-create rate,\n"
-  "full-capture slot), intents and the captures they made (by campaign), downloads, and the\n"
-  "values scripts keep (schedules). --json prints the same as one JSON object.\n";
+  "Usage: pcaprun journal [PATH] [--json]\n"
+  "       pcaprun journal [PATH] --clear-pauses\n"
+  "Prints what a pcaprun journal holds (the default journal without PATH): per account, the\n"
+  "shared limits (simple-create rate, a pause the API asked for, full-capture slot), intents and\n"
+  "the captures they made (by campaign), downloads, and the values scripts keep (schedules).\n"
+  "--json prints the same as one JSON object. --clear-pauses forgets every pause the API asked\n"
+  "for (a 429's retry-after), which every process sharing the journal otherwise waits out.\n";
 
 /* An owner column as {pid, running}. */
 static json_t *owner_json(const rt_journal *j, const char *owner) {
@@ -49,7 +52,8 @@ static json_t *rows(const rt_journal *j, const char *query, int64_t account) {
 
 static json_t *gather(const rt_journal *j) {
   json_t *root = json_pack("{s:s, s:i}", "path", j->path, "format", RT_JOURNAL_VERSION);
-  json_t *accts = rows(j, "SELECT id, base_url, account_id, simple_next, simple_owner FROM accounts ORDER BY id", 0);
+  json_t *accts = rows(j, "SELECT id, base_url, account_id, simple_next, simple_owner, paused_until FROM accounts"
+                         " ORDER BY id", 0);
   size_t i;
   json_t *a;
   json_array_foreach(accts, i, a) {
@@ -151,6 +155,9 @@ static void print_text(const json_t *root) {
     double next = json_number_value(json_object_get(a, "simple_next"));
     printf("  simple creates: next allowed %s%s, in flight: %s\n", next > rt_wall() ? "at " : "now",
            next > rt_wall() ? when(a, "simple_next", b1, sizeof b1) : "", who(a, "simple_owner", b2, sizeof b2));
+    if (json_number_value(json_object_get(a, "paused_until")) > rt_wall())
+      printf("  paused by the API until %s (pcaprun journal --clear-pauses forgets it)\n",
+             when(a, "paused_until", b1, sizeof b1));
     print_slots(a);
     json_t *intents = json_object_get(a, "intents");
     print_campaigns(intents);
@@ -187,10 +194,11 @@ static void print_text(const json_t *root) {
 
 int rt_journal_main(int argc, char **argv) {
   const char *path = NULL;
-  int as_json = 0;
+  int as_json = 0, clear = 0;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) { fputs(usage, stdout); return 0; }
     if (!strcmp(argv[i], "--json")) as_json = 1;
+    else if (!strcmp(argv[i], "--clear-pauses")) clear = 1;
     else if (argv[i][0] == '-' || path) { fprintf(stderr, "pcaprun journal: unexpected argument '%s'\n%s", argv[i], usage); return 2; }
     else path = argv[i];
   }
@@ -198,11 +206,19 @@ int rt_journal_main(int argc, char **argv) {
   if (!path && !(path = fallback)) { fputs(usage, stderr); return 2; }
   rt_journal *j;
   char err[512];
-  int rc = rt_journal_open(path, 1, &j, err, sizeof err);
+  int rc = rt_journal_open(path, !clear, &j, err, sizeof err);
   free(fallback);
   if (rc) {
     fprintf(stderr, "pcaprun journal: %s\n", err);
     return rc == RT_EINVAL ? 2 : 1;
+  }
+  if (clear) {
+    rc = rt_journal_clear_pauses(j);
+    if (rc) fprintf(stderr, "pcaprun journal: cannot clear the pauses: %s\n", rt_journal_error(j));
+    else printf("pauses cleared in %s (%d account%s)\n", j->path, sqlite3_changes(j->db),
+                sqlite3_changes(j->db) == 1 ? "" : "s");
+    rt_journal_close(j);
+    return rc ? 1 : 0;
   }
   json_t *root = gather(j);
   if (as_json) {

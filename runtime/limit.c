@@ -40,17 +40,31 @@ static void window_expire(rt_window *w, uint64_t now) {
 /* When a new place could be granted: now, a later time, or UINT64_MAX (only in-flight events
  * hold the places, so a commit or release must come first). */
 static uint64_t window_ready_at(rt_window *w, uint64_t now) {
-  if (w->n == 0) return now;
-  window_expire(w, now);
+  if (w->probing) return UINT64_MAX; /* a probe's answer comes first */
   uint64_t at = now;
-  if (w->inflight + w->ndone >= w->n) {
-    if (w->ndone == 0) return UINT64_MAX;
-    at = w->done[w->head] + w->window_ms;
+  if (w->n) {
+    window_expire(w, now);
+    if (w->inflight + w->ndone >= w->n) {
+      if (w->ndone == 0) return UINT64_MAX;
+      at = w->done[w->head] + w->window_ms;
+    }
   }
   return at > w->paused_until ? at : w->paused_until;
 }
 
 static void window_dispatch(rt_window *w);
+
+/* A place is given: after a pause, it is the probe. */
+static void grant(rt_window *w) {
+  w->inflight++;
+  if (w->probe) {
+    w->probe = 0;
+    w->probing = 1;
+  }
+}
+
+/* The probe's answer has come (or it never left): others may go. */
+static void probe_over(rt_window *w) { w->probing = 0; }
 
 static void on_window_timer(uv_timer_t *t) { window_dispatch(t->data); }
 
@@ -66,7 +80,7 @@ static void window_dispatch(rt_window *w) {
         break;
       }
       rt_waiter *wt = queue_pop(&w->waiters, &w->nwaiters);
-      w->inflight++;
+      grant(w);
       note_grant(&w->stats, wt, now);
       wt->granted(wt);
     }
@@ -106,7 +120,7 @@ int rt_window_acquire(rt_window *w, rt_waiter *wt) {
   uint64_t now = rt_now_ms(w->rt);
   wt->since_ms = now;
   if (w->nwaiters == 0 && window_ready_at(w, now) <= now) {
-    w->inflight++;
+    grant(w);
     note_grant(&w->stats, wt, now);
     return 0;
   }
@@ -128,9 +142,13 @@ void rt_window_cancel(rt_window *w, rt_waiter *wt) {
 }
 
 void rt_window_commit(rt_window *w) {
-  if (w->n == 0) return;
-  uint64_t now = rt_now_ms(w->rt);
   if (w->inflight) w->inflight--;
+  probe_over(w);
+  if (w->n == 0) {
+    window_dispatch(w);
+    return;
+  }
+  uint64_t now = rt_now_ms(w->rt);
   window_expire(w, now);
   if (w->ndone == w->n) { /* cannot happen while inflight + ndone <= n; keep the ring sane */
     w->head = (w->head + 1) % w->n;
@@ -144,14 +162,15 @@ void rt_window_commit(rt_window *w) {
 }
 
 void rt_window_release(rt_window *w) {
-  if (w->n == 0) return;
   if (w->inflight) w->inflight--;
+  probe_over(w);
   window_dispatch(w);
 }
 
 void rt_window_pause(rt_window *w, uint64_t until_ms) {
   until_ms++; /* loop time is rounded down: never resume before the server's moment */
   if (until_ms > w->paused_until) w->paused_until = until_ms;
+  w->probe = 1;
   window_dispatch(w);
 }
 

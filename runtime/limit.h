@@ -6,6 +6,9 @@
  *   request budget (1200 per 300 s) and the simple-capture rate (1 per 60 s).
  * rt_gate: at most capacity holders at once (the full-capture slot).
  *
+ * After a pause (the API said wait: a 429's retry-after), a window lets one request through
+ * first — a probe — and the others only once that one was answered (committed) without a new
+ * pause, so that a server still refusing sees one request, not the whole queue at once.
  * Both keep waiters in a queue — FIFO, or by priority then FIFO for the gate — bounded by
  * max_waiters. A newcomer never overtakes a waiter. Permits are handed to the queue head by
  * calling its `granted` callback (C only; it may start a request, never runs Lua). Re-entrant
@@ -37,6 +40,8 @@ typedef struct rt_window {
   uint64_t *done;               /* ring of commit times */
   unsigned head, ndone, inflight;
   uint64_t paused_until;        /* retry-after: nothing is granted before this */
+  int probe;                    /* paused: the next grant is a probe */
+  int probing;                  /* a probe is in flight: nothing else is granted */
   rt_list waiters;
   unsigned nwaiters, max_waiters;
   uv_timer_t *timer;
@@ -61,7 +66,8 @@ void rt_window_close(rt_window *w);
  * RT_ELIMITED: the queue is full. */
 int rt_window_acquire(rt_window *w, rt_waiter *wt);
 void rt_window_cancel(rt_window *w, rt_waiter *wt);
-/* The held place's event happened now: it counts until now + window. */
+/* The held place's event happened now: it counts until now + window. A probe's commit ends the
+ * probing (a pause that came with its answer is set before the commit, and starts a new one). */
 void rt_window_commit(rt_window *w);
 /* The held place's event did not happen: the place is free again. */
 void rt_window_release(rt_window *w);

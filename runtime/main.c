@@ -248,6 +248,7 @@ int main(int argc, char **argv) {
   rt.t0_ms = rt_now_ms(&rt);
   rt.t0_wall = rt_wall();
   rt_list_init(&rt.accounts);
+  rt_list_init(&rt.principals);
   if (rt_host_open(&rt) || rt_sched_init(&rt) || rt_http_init(&rt)) {
     fprintf(stderr, "pcaprun: out of memory\n");
     return 1;
@@ -260,7 +261,7 @@ int main(int argc, char **argv) {
   else if (c.emulate && !(emu = start_emulator(&rt, c.emu_config))) code = 2;
   else if ((rc = rt_host_start(&rt, c.script, c.chunk, c.argc, c.argv)) == 0) code = rt_sched_run(&rt);
   else code = rc == RT_ENOTFOUND ? 2 : 1;
-  /* Shutdown (RUNTIME-NOTES.md §10): every task has finished, so no task owns a call any more.
+  /* Shutdown: every task has finished, so no task owns a call any more.
    * Lua goes first, then what the runtime still runs on its own, then the loop. */
   rt.closing = 1;
   rt_progress_stop(&progress);

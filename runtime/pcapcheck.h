@@ -1,6 +1,6 @@
 /* Streaming validator for classic (libpcap) capture files: checks the bytes of a download as they
  * pass, in any chunking, with O(1) memory and no allocation, so a large file is validated
- * without being read twice. Rules: ../shared/api/PCAPS-API.md §7. Versions 2.4 and 2.2 are
+ * without being read twice. Rules: runtime/API.md#7-downloads. Versions 2.4 and 2.2 are
  * accepted; like libpcap, records of a 2.2 file are read with orig_len before incl_len. */
 #ifndef PCAPRUN_PCAPCHECK_H
 #define PCAPRUN_PCAPCHECK_H

@@ -4,6 +4,7 @@
 #include "progress.h"
 #include "log.h"
 #include "pcaps.h"
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -36,7 +37,10 @@ static void on_tick(uv_timer_t *t) {
     sample += a->sample.nwaiters;
     uint64_t next = rt_window_next_ms(&a->sample);
     if (a->sample.nwaiters && next > now && next != UINT64_MAX) sample_in = rt_ms_api(rt, next - now);
-    if (a->api.paused_until > now) paused = rt_ms_api(rt, a->api.paused_until - now);
+  }
+  RT_LIST_EACH(it, &rt->principals) {
+    rt_principal *p = RT_CONTAINER(it, rt_principal, link);
+    if (p->api.paused_until > now) paused = fmax(paused, rt_ms_api(rt, p->api.paused_until - now));
   }
   char line[256] = "";
   if (active || converting) add(line, sizeof line, "captures: %u pending/running, %u converting", active, converting);

@@ -1,7 +1,9 @@
 /* Runtime defaults and clocks. */
 #include "rt.h"
 #include <lauxlib.h>
+#include "err.h"
 #include <math.h>
+#include <sys/random.h>
 #include <time.h>
 
 void rt_options_default(rt_options *o) {
@@ -64,4 +66,18 @@ double rt_random(rt_runtime *rt) {
   x ^= x << 17;
   rt->rng = x;
   return (double)(x >> 11) / 9007199254740992.0;
+}
+
+int rt_random_bytes(void *buf, size_t n) {
+  for (size_t got = 0; got < n;) {
+    ssize_t r = getrandom((char *)buf + got, n - got, 0);
+    if (r < 0) return RT_EIO;
+    got += (size_t)r;
+  }
+  return 0;
+}
+
+double rt_clamp_seconds(double s, double max) {
+  if (!(s > 0)) return 0; /* NaN too */
+  return s < max ? s : max;
 }

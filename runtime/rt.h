@@ -49,11 +49,18 @@ typedef struct rt_runtime {
   rt_list signal_waiters; /* tasks parked in task.signal() */
   uv_async_t sigasync;    /* wakes the loop from the SIGINT/SIGTERM handler */
   int signals_seen;       /* signals the loop has handled */
+  uv_timer_t report_timer; /* after a first signal: says what the run still waits for */
   uint64_t resumed_ns;    /* when the running task was last resumed (runaway detection) */
   int closing;            /* shutting down: no new work */
   int exit_code;
+  unsigned background;     /* operations the runtime owns and finishes before the run ends
+                             (a create whose task gave up, a stop it sends) */
+  uv_timer_t background_timer; /* the tasks are done: checks whether those have ended too */
   /* accounts and their limiters */
   rt_list accounts;
+  rt_list principals;     /* credential identities and their request budgets */
+  unsigned char fingerprint_key[32]; /* keys credential fingerprints when there is no journal */
+  int fingerprint_key_set;
   rt_journal *journal;    /* crash-safe record and limits shared between processes, or NULL */
   char *journal_default;  /* the default journal's path, opened when first needed (journal.h) */
   /* time */
@@ -78,6 +85,11 @@ double rt_virtual_now(rt_runtime *rt);
 
 /* A uniformly random number in [0, 1). */
 double rt_random(rt_runtime *rt);
+/* n bytes from the kernel's random source (for secrets). Returns 0 or RT_EIO. */
+int rt_random_bytes(void *buf, size_t n);
+/* A duration from outside (a server's header, a script's argument) as a number of seconds in
+ * [0, max]: NaN and negatives are 0, anything larger (infinity included) is max. */
+double rt_clamp_seconds(double s, double max);
 
 /* The runtime of a Lua state (stored in the registry by rt_attach_lua at start-up). */
 rt_runtime *rt_from_lua(lua_State *L);

@@ -4,6 +4,7 @@
 #include "err.h"
 #include "log.h"
 #include <lauxlib.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,36 +75,39 @@ int rt_task_spawn(lua_State *L, int nargs, const char *name) {
 
 static void timer_closed(uv_handle_t *h) { free(h); }
 
+/* Stops a parked task's wait with rc (canceled, or its deadline): at once, or when the work it
+ * waits for says it has ended (a wait whose cancel returns RT_EAGAIN completes itself). */
+static void interrupt(rt_wait *w, int rc) {
+  if ((w->cancel ? w->cancel(w, rc) : 0) != RT_EAGAIN) rt_wait_done(w, rc);
+}
+
 static void on_deadline(uv_timer_t *timer) {
   rt_task *t = timer->data;
-  rt_wait *w = t->wait;
-  if (!w) return;
-  if (w->cancel) w->cancel(w);
-  rt_wait_done(w, w->timeout_rc);
+  if (t->wait) interrupt(t->wait, t->wait->timeout_rc);
 }
 
 int rt_park(lua_State *L, rt_wait *w, int64_t timeout_ms, lua_KContext ctx, lua_KFunction k) {
   rt_task *t = rt_task_of(L);
+  if (timeout_ms >= 0 && !t->timer) {
+    if (!(t->timer = malloc(sizeof *t->timer))) luaL_error(L, "out of memory");
+    uv_timer_init(t->rt->loop, t->timer);
+    t->timer->data = t;
+  }
   w->task = t;
   w->done = 0;
   w->rc = 0;
+  t->wait = w;
   if (t->cancel_pending || t->rt->closing) {
     t->cancel_pending = 0;
-    if (w->cancel) w->cancel(w);
-    w->done = 1;
-    w->rc = RT_ECANCELED;
-    return k(L, LUA_OK, ctx);
-  }
-  t->wait = w;
-  if (timeout_ms >= 0) {
-    if (!t->timer) {
-      t->timer = malloc(sizeof *t->timer);
-      if (!t->timer) luaL_error(L, "out of memory");
-      uv_timer_init(t->rt->loop, t->timer);
-      t->timer->data = t;
+    if ((w->cancel ? w->cancel(w, RT_ECANCELED) : 0) != RT_EAGAIN) {
+      t->wait = NULL;
+      w->done = 1;
+      w->rc = RT_ECANCELED;
+      return k(L, LUA_OK, ctx);
     }
-    uv_timer_start(t->timer, on_deadline, (uint64_t)timeout_ms, 0);
+    return lua_yieldk(L, 0, ctx, k); /* the work ends on its own, soon: wait for it */
   }
+  if (timeout_ms >= 0) uv_timer_start(t->timer, on_deadline, (uint64_t)timeout_ms, 0);
   return lua_yieldk(L, 0, ctx, k);
 }
 
@@ -122,9 +126,7 @@ void rt_task_cancel(rt_task *t) {
   if (rt_task_finished(t) || t->canceled) return;
   t->canceled = 1;
   if (t->state == RT_TASK_PARKED && t->wait) {
-    rt_wait *w = t->wait;
-    if (w->cancel) w->cancel(w);
-    rt_wait_done(w, RT_ECANCELED);
+    interrupt(t->wait, RT_ECANCELED);
   } else {
     t->cancel_pending = 1;
   }
@@ -269,8 +271,12 @@ static void resume(rt_runtime *rt, rt_task *t) {
   lua_pop(L, 1);
 }
 
+static int run_over(const rt_runtime *rt) {
+  return rt->main_task && rt_task_finished(rt->main_task) && rt->tasks_alive == 0 && rt->background == 0;
+}
+
 static void maybe_end(rt_runtime *rt) {
-  if (rt->main_task && rt_task_finished(rt->main_task) && rt->tasks_alive == 0) uv_stop(rt->loop);
+  if (run_over(rt)) uv_stop(rt->loop);
 }
 
 static void on_drain(uv_idle_t *h) {
@@ -317,6 +323,8 @@ int rt_sched_init(rt_runtime *rt) {
   rt_list_init(&rt->signal_waiters);
   uv_idle_init(rt->loop, &rt->drain);
   rt->drain.data = rt;
+  uv_timer_init(rt->loop, &rt->background_timer);
+  rt->background_timer.data = rt;
   rt_signals_init(rt);
   rt_list_init(&rt->live);
   lua_State *L = rt->L;
@@ -330,13 +338,27 @@ int rt_sched_init(rt_runtime *rt) {
 
 void rt_sched_close(rt_runtime *rt) {
   uv_close((uv_handle_t *)&rt->drain, NULL);
+  uv_close((uv_handle_t *)&rt->background_timer, NULL);
   rt_signals_close(rt);
 }
 
+/* The tasks are done but the runtime still owns operations (a create whose task gave up, a
+ * stop): checks once in a while whether they have ended, and says what they are. */
+static void on_background(uv_timer_t *t) {
+  rt_runtime *rt = t->data;
+  if (rt->background == 0) uv_stop(rt->loop);
+}
+
 int rt_sched_run(rt_runtime *rt) {
+  uv_timer_t *bg = &rt->background_timer;
   for (;;) {
     uv_run(rt->loop, UV_RUN_DEFAULT);
-    if (rt_task_finished(rt->main_task) && rt->tasks_alive == 0) break;
+    if (run_over(rt)) break;
+    if (rt_task_finished(rt->main_task) && rt->tasks_alive == 0 && !uv_is_active((uv_handle_t *)bg)) {
+      rt_sched_report(rt, "the script has ended; finishing what the runtime owns");
+      uv_timer_start(bg, on_background, 10, 10);
+      continue;
+    }
     if (!uv_loop_alive(rt->loop) && rt_list_empty(&rt->runq)) {
       /* Nothing can wake the parked tasks: a join cycle, or waiting on nothing. */
       rt_log(RT_LOG_ERROR, "deadlock", "deadlock: every task is waiting for another and nothing can wake them", NULL);
@@ -344,6 +366,7 @@ int rt_sched_run(rt_runtime *rt) {
       rt_sched_cancel_all(rt);
     }
   }
+  uv_timer_stop(bg);
   RT_LIST_EACH(it, &rt->failed) {
     rt_task *t = RT_CONTAINER(it, rt_task, runq);
     lua_State *L = rt->L;
@@ -357,4 +380,60 @@ int rt_sched_run(rt_runtime *rt) {
     if (!rt->exit_code) rt->exit_code = 1;
   }
   return rt->exit_code;
+}
+
+/* ---- what the run waits for ---- */
+
+typedef struct wait_kind { const char *what; unsigned n; } wait_kind;
+
+void rt_sched_report(rt_runtime *rt, const char *prefix) {
+  wait_kind kinds[8];
+  int nkinds = 0;
+  unsigned tasks = 0, unbounded = 0;
+  uint64_t now = rt_now_ms(rt), longest = 0;
+  RT_LIST_EACH(it, &rt->live) {
+    rt_task *t = RT_CONTAINER(it, rt_task, live);
+    tasks++;
+    rt_wait *w = t->state == RT_TASK_PARKED ? t->wait : NULL;
+    const char *what = w && w->what ? w->what : "running";
+    int k = 0;
+    while (k < nkinds && strcmp(kinds[k].what, what) != 0) k++;
+    if (k == nkinds && nkinds < 8) kinds[nkinds++] = (wait_kind){what, 0};
+    if (k < nkinds) kinds[k].n++;
+    uint64_t due = 0;
+    if (w && w->bound_ms > now) due = w->bound_ms - now;
+    else if (t->timer && uv_is_active((uv_handle_t *)t->timer)) due = uv_timer_get_due_in(t->timer);
+    else unbounded++;
+    if (due > longest) longest = due;
+  }
+  char detail[512] = "", n[32];
+  size_t used = 0;
+  for (int k = 0; k < nkinds && used < sizeof detail; k++)
+    used += (size_t)snprintf(detail + used, sizeof detail - used, "%s%u %s", k ? ", " : "", kinds[k].n,
+                             kinds[k].what);
+  snprintf(n, sizeof n, "%u", tasks);
+  char ops[32], most[64];
+  snprintf(ops, sizeof ops, "%u", rt->background);
+  if (unbounded) snprintf(most, sizeof most, "no bound for %u of them", unbounded);
+  else snprintf(most, sizeof most, "%.0f s", ceil((double)longest / 1000.0));
+  rt_log(RT_LOG_WARN, "shutdown", prefix, "tasks", n, "waiting_for", detail[0] ? detail : NULL,
+         "runtime_operations", rt->background ? ops : NULL, "at_most", tasks ? most : NULL, NULL);
+}
+
+void rt_sched_abort_hooks(rt_runtime *rt, const char *signame) {
+  lua_State *L = rt->L;
+  rt->lua_limit = 0; /* the runtime's last words are not subject to --max-memory */
+  if (lua_getfield(L, LUA_REGISTRYINDEX, "pcaprun.abort_hooks") == LUA_TTABLE) {
+    lua_pushnil(L);
+    while (lua_next(L, -2)) {
+      lua_pop(L, 1);
+      lua_pushvalue(L, -1); /* the function is the key */
+      lua_pushstring(L, signame);
+      if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
+        rt_log(RT_LOG_ERROR, "abort", "an abort hook failed", "error", error_text(L), NULL);
+        lua_pop(L, 2);
+      }
+    }
+  }
+  lua_pop(L, 1);
 }

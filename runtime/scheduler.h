@@ -1,6 +1,6 @@
 /* The scheduler: tasks are Lua coroutines run by one trampoline (the drain).
  *
- * Rules (see RUNTIME-NOTES.md §1-§3):
+ * Rules:
  *  - Only the drain calls lua_resume. libuv and libcurl callbacks run C only: they complete a
  *    wait (rt_wait_done), which queues the task; the drain resumes it later.
  *  - A parked task has exactly one pending wait, and the wait has a cancel function that stops the
@@ -21,10 +21,17 @@ typedef struct rt_wait rt_wait;
 
 struct rt_wait {
   rt_task *task;                /* the parked task */
-  void (*cancel)(rt_wait *w);   /* stop the underlying work; must not complete the wait */
+  /* Stops the underlying work because the task is canceled or its deadline passed (rc says
+   * which), without completing the wait. Returns 0 when the work has stopped (the scheduler then
+   * completes the wait with rc), or RT_EAGAIN when it cannot stop at once and will complete the
+   * wait itself within a bounded time (a create already sent: its outcome must be known).
+   * NULL: nothing to stop. */
+  int (*cancel)(rt_wait *w, int rc);
   int rc;                       /* result code once done */
   int timeout_rc;               /* rc when the deadline passes: RT_ETIMEDOUT, or 0 for a sleep */
   int done;
+  const char *what;             /* what the task waits for, for people ("a create", "a capture") */
+  uint64_t bound_ms;            /* loop time by which a canceled wait ends (RT_EAGAIN above), or 0 */
 };
 
 enum rt_task_state {
@@ -93,27 +100,37 @@ int rt_park(lua_State *L, rt_wait *w, int64_t timeout_ms, lua_KContext ctx, lua_
 void rt_wait_done(rt_wait *w, int rc);
 
 /* Requests cancellation: a parked task's wait is canceled now (the binding raises CANCELED in
- * the task); a running or queued task gets CANCELED at its next wait. A task is canceled once:
- * while it unwinds (stopping its captures, say, which waits) further requests add nothing, so
- * a shutdown's cancel and its group's do not cut its cleanup short. No-op once finished. */
+ * the task, once the work it waited for has stopped); a running or queued task gets CANCELED at
+ * its next wait. A task is canceled once: while it unwinds (stopping its captures, say, which
+ * waits) further requests add nothing, so a shutdown's cancel and its group's do not cut its
+ * cleanup short. No-op once finished. */
 void rt_task_cancel(rt_task *t);
 /* Cancels every unfinished task (shutdown). */
 void rt_sched_cancel_all(rt_runtime *rt);
+/* Logs what the unfinished tasks and the runtime's own operations wait for, and the longest it
+ * can take when that is known (a shutdown in progress). */
+void rt_sched_report(rt_runtime *rt, const char *prefix);
+/* Calls the functions scripts registered with task.on_abort (on the main thread, where nothing
+ * can wait), e.g. to record a run as canceled: a second signal is about to end the process. */
+void rt_sched_abort_hooks(rt_runtime *rt, const char *signame);
 
 /* Pushes a finished task's outcome onto L: true, results... or false, err, traceback.
  * Marks it joined. Returns the number of values pushed. */
 int rt_task_push_outcome(lua_State *L, int handle_idx, rt_task *t);
 int rt_task_finished(const rt_task *t);
 
-/* Runs the loop until the main task and every other task have finished (or a signal or failure
- * ends the run). Returns the process exit code. */
+/* Runs the loop until the main task, every other task and every operation the runtime owns
+ * (rt->background) have finished (or a signal or failure ends the run). Returns the process
+ * exit code. */
 int rt_sched_run(rt_runtime *rt);
 
 /* ---- signals (signals.c) ---- */
 /* Catches SIGINT and SIGTERM. The first is delivered on the loop: to the tasks parked in
- * task.signal() if any (a clean shutdown), else by canceling every task. A second one exits at
- * once. A task that keeps the loop busy (Lua code that never waits) when a signal arrives is
- * interrupted with an error, so Ctrl-C always works. */
+ * task.signal() if any (a clean shutdown), else by canceling every task, saying what the run
+ * still waits for and how long that can take. A second one runs the scripts' abort hooks (which
+ * record the run as canceled) and exits; a third exits at once. A task that keeps the loop busy
+ * (Lua code that never waits) when a signal arrives is interrupted with an error, so Ctrl-C
+ * always works. */
 void rt_signals_init(rt_runtime *rt);
 void rt_signals_close(rt_runtime *rt);
 /* Adds or removes a task.signal() waiter; while any waits, the signal handle keeps the loop alive. */

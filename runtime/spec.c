@@ -1,6 +1,6 @@
 /* Create-request parsing and validation shared by the client (strict rules) and the emulator
  * (server rules). Every message names the field, the rule and the value, and never carries the
- * query part of a destination_conf (R2 secrets). Reference: PCAPS-API.md §4.1, §4.2, §10. */
+ * query part of a destination_conf (R2 secrets). Reference: runtime/API.md#4-create-request, #12-unknowns. */
 #include "spec.h"
 #include "err.h"
 #include <arpa/inet.h>
@@ -203,6 +203,12 @@ static int parse_filter(const json_t *f, const rt_spec_rules *rules, rt_filter *
     if ((rc = check_address(addr_out[i], addrs[i].field, rules, err))) return rc;
     out->present |= addrs[i].bit;
   }
+  unsigned char bin[16];
+  if (rules->ip_literals && (out->present & RT_F_SOURCE_ADDRESS) && (out->present & RT_F_DESTINATION_ADDRESS) &&
+      (inet_pton(AF_INET, out->source_address, bin) == 1) != (inet_pton(AF_INET, out->destination_address, bin) == 1))
+    return fail(err, "filter_v1.destination_address", "filter_v1 mixes address families: source_address %s and "
+                "destination_address %s (a packet is IPv4 or IPv6, never both)", out->source_address,
+                out->destination_address);
   for (unsigned i = 0; i < sizeof nums / sizeof nums[0]; i++) {
     rc = get_number(f, nums[i].key, nums[i].field, 0, nums[i].max, "", rules->filter_ranges, rules,
                     num_out[i], err);

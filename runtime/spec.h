@@ -1,7 +1,7 @@
 /* PCAPs request bodies: parse and validate a create request, the way the client checks it
  * before sending and the way the emulator checks it on arrival. One implementation, two rule sets
  * (rt_spec_rules_client / rt_spec_rules_server), so a rule is written once.
- * Reference: ../shared/api/PCAPS-API.md §4 and §10 (U1, U5, U6, U16, U17, U21). */
+ * Reference: runtime/API.md#4-create-request and #12-unknowns (U1, U5, U6, U16, U17, U21). */
 #ifndef PCAPRUN_SPEC_H
 #define PCAPRUN_SPEC_H
 #include <jansson.h>
@@ -9,7 +9,7 @@
 
 enum { RT_CAP_SIMPLE = 1, RT_CAP_FULL = 2 };
 
-/* Limits of the documented API (PCAPS-API.md §4.1, §9.1). */
+/* Limits of the documented API (runtime/API.md#4-create-request). */
 #define RT_TIME_LIMIT_SIMPLE_MAX 300
 #define RT_TIME_LIMIT_FULL_MAX 86400
 #define RT_PACKET_LIMIT_MAX 10000
@@ -76,7 +76,7 @@ typedef struct rt_specerr {
 
 /* Parses and validates a create body (a JSON object) under the given rules at time `now` (for
  * offset_time). Returns 0 and fills *out, or RT_EINVAL and fills *err (out is then zeroed and
- * owns nothing). Rules: PCAPS-API.md §4.1 and §4.2: required sets per type, enums, ranges,
+ * owns nothing). Rules: runtime/API.md#4-create-request: required sets per type, enums, ranges,
  * filter_v1 members, offset_time within the last 24 h (and not in the future). */
 int rt_spec_parse(const json_t *body, const rt_spec_rules *rules, time_t now, rt_spec *out,
                   rt_specerr *err);
@@ -91,7 +91,7 @@ json_t *rt_spec_to_json(const rt_spec *s);
 int rt_spec_check_destination(const char *uri, const char *field, rt_specerr *err);
 
 /* Copies `uri` into buf with the query part replaced by "?<redacted>" (R2 URIs carry secrets,
- * PCAPS-API.md §8). Always NUL-terminates; returns buf. */
+ * runtime/API.md#8-buckets). Always NUL-terminates; returns buf. */
 char *rt_spec_redact_destination(const char *uri, char *buf, size_t size);
 /* uri with the values of query parameters whose names hold "key", "secret" or "token" (any
  * case) replaced by <redacted>: what tells destinations apart (bucket, path, region,

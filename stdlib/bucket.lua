@@ -169,7 +169,7 @@ local function record(uri)
 end
 
 --- bucket.ensure(uri [, {mirror =, challenge =, bucket_options =, wait = 900}]) -> true | nil, err
--- Full captures need a bucket whose ownership the account has validated (runtime/API.md).
+-- Full captures need a bucket whose ownership the account has validated (runtime/API.md#8-buckets).
 -- True when the ownership list shows uri validated. Otherwise registers it (Cloudflare writes a
 -- challenge file into the bucket), reads the file from the bucket itself (or the local mirror)
 -- unless `challenge` gives its contents, validates, and waits (up to `wait` API seconds) while

@@ -117,7 +117,12 @@ local function new_target(c, where, key, name, kind, colo, limits, filter, dest)
               attempts = 0, ids = json.array(),
               _spec = spec, _dest = kind == "full" and dest or nil,
               _subdir = kind == "full" and colo or "sampled" }
-  t.fingerprint = intent.hash(json.encode(spec), 12)
+  -- the fingerprint names what is captured; offset_time is when it looks back from, which a
+  -- script may compute from the clock: a rerun is the same target, not a new one
+  local what = {}
+  for k, v in pairs(spec) do what[k] = v end
+  what.offset_time = nil
+  t.fingerprint = intent.hash(json.encode(what), 12)
   if c.keys[key] then bad("%s: two targets have the key '%s'", where, key) end
   c.keys[key] = true
   c.targets[#c.targets + 1] = t
@@ -490,6 +495,14 @@ end
 local function run_target(c, t)
   t.queued_at, t.errors = task.now(), json.array()
   local out = group.try(capture_target, c, t)
+  local e = type(out.error) == "table" and out.error or {}
+  if e.capture and not t._cap then -- canceled after its create was sent: what it made is ours to record
+    t._cap, t.id, t.created_at = e.capture, e.capture.id, task.now()
+    t.ids[#t.ids + 1] = e.capture.id
+  elseif e.outcome == "unknown" then
+    t.note = ("canceled while its create (intent %s) was in flight; pcaprun kept following it: "
+              .. "a rerun with the same journal finds what it made"):format(e.intent)
+  end
   if out.canceled then
     pcall(wind_down, c, t)
     if not (DONE[t.status] or t.status == "stopped") then t.status = "canceled" end
@@ -616,7 +629,17 @@ function M.run(decl)
   end
   local g = group.new { name = c.name, cancel_on_failure = c.on_error == "stop" }
   for _, t in ipairs(c.targets) do g:spawn(c.name .. " " .. t.key, run_target, c, t) end
+  -- a second Ctrl-C ends the process at once: the manifest still says what was in flight
+  local undo = task.on_abort(function()
+    for _, t in ipairs(c.targets) do
+      if not (DONE[t.status] or t.status == "failed" or t.status == "stopped") then t.status = "canceled" end
+    end
+    c.finished = task.now()
+    c.status = "canceled"
+    save(c)
+  end)
   local waited, werr = pcall(g.wait, g)
+  undo()
   c.failed = g.failure ~= nil
   c.finished = task.now()
   c.status = overall(c, not waited)

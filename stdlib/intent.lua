@@ -5,16 +5,24 @@
 -- and a crash-safe resume will key on it. Names use [a-z0-9._-] and fit in 39 characters.
 local M = {}
 
--- FNV-1a, 64 bits (Lua integers wrap around on overflow, as the algorithm wants).
+-- FNV-1a, 64 bits (Lua integers wrap around on overflow, as the algorithm wants), then
+-- MurmurHash3's 64-bit finalizer: FNV alone changes the high bits little for inputs that differ
+-- only at their end ("teamA", "teamB"), and a shortened hash keeps the high digits.
 local FNV_OFFSET = -3750763034362895579 -- 14695981039346656037 as a signed 64-bit integer
 local FNV_PRIME = 1099511628211
+local MIX1 = -49064778989728563         -- 0xff51afd7ed558ccd
+local MIX2 = -4265267296055464877       -- 0xc4ceb9fe1a85ec53
 
---- intent.hash(text [, digits]) -> hex string: a short, stable hash (FNV-1a 64; 16 digits).
+--- intent.hash(text [, digits]) -> hex string: a short, stable hash (FNV-1a 64 with a final
+-- avalanche, so that every digit depends on every byte; 16 digits).
 function M.hash(text, digits)
   local h = FNV_OFFSET
   for i = 1, #text do
     h = (h ~ text:byte(i)) * FNV_PRIME
   end
+  h = (h ~ (h >> 33)) * MIX1
+  h = (h ~ (h >> 33)) * MIX2
+  h = h ~ (h >> 33)
   return ("%016x"):format(h):sub(1, digits or 16)
 end
 

@@ -22,6 +22,7 @@ local http = require "pcaprun.http"
 local json = require "pcaprun.json"
 local log = require "pcaprun.log"
 local perror = require "pcaprun.error"
+local retry = require "pcaprun.retry"
 local task = require "pcaprun.task"
 
 local M = {}
@@ -107,7 +108,25 @@ end
 
 ---------------------------------------------------------------------------------------------
 -- Notifications: each event goes to every sink, in order, from its own task (a slow webhook
--- never holds the playbook up); failures are logged, never fatal.
+-- never holds the playbook up); a webhook that fails in a way that may pass (a connection
+-- failure, a timeout, 429 or 5xx) is tried again a few times with backoff; failures are logged,
+-- never fatal.
+
+local NOTIFY_RETRY = { attempts = 3, base = 1, cap = 10 }
+
+-- POSTs the event to a webhook URL. Returns true, or nil and why.
+local function post(pb, url, body)
+  return retry.call(function()
+    local res, err = http.request { url = url, method = "POST", body = body, timeout = pb.notify_timeout,
+                                    headers = { ["Content-Type"] = "application/json",
+                                                ["User-Agent"] = "pcaprun-playbook" } }
+    if not res then return nil, err end
+    if res.status >= 200 and res.status < 300 then return true end
+    local transient = res.status == 408 or res.status == 429 or res.status >= 500
+    return nil, perror.make("API_ERROR", "the webhook answered HTTP " .. res.status,
+                            { http_status = res.status, retryable = transient })
+  end, NOTIFY_RETRY)
+end
 
 local function deliver(pb, ev)
   local body = json.encode(ev)
@@ -117,11 +136,7 @@ local function deliver(pb, ev)
       local out = group.try(sink, ev)
       ok, why = out.ok, out.error
     else
-      local res, err = http.request { url = sink, method = "POST", body = body, timeout = pb.notify_timeout,
-                                      headers = { ["Content-Type"] = "application/json",
-                                                  ["User-Agent"] = "pcaprun-playbook" } }
-      ok = res and res.status >= 200 and res.status < 300
-      why = err or (res and ("HTTP " .. res.status))
+      ok, why = post(pb, sink, body)
     end
     if ok then
       pb.notified.sent = pb.notified.sent + 1
@@ -324,7 +339,8 @@ end
 --            OUT/<name>/<UTC stamp>/ (or dir)
 -- Each step function gets ctx: {name, run, dir, results = {[step name] = first value returned},
 -- steps = {[step name] = record}, path = function(ctx, file) -> dir/file} plus the context.
--- The report (also written to report.json) has status "success" | "failed" | "canceled", ok,
+-- The report (also written to report.json) has status "success" | "partial" (every step that
+-- must succeed did, but an on_error = "continue" step failed) | "failed" | "canceled", ok (success),
 -- failed_step = {index, name, status, error, traceback} and one record per step: index, name,
 -- status (ok, failed, timed_out, canceled, skipped, not_run), times, error, traceback.
 function M.run(decl)
@@ -342,6 +358,12 @@ function M.run(decl)
   emit(pb, "playbook.started", { steps = #pb.steps })
   local canceled
   pb.status = "success"
+  -- a second Ctrl-C ends the process at once: the report still says the run was canceled
+  local undo = task.on_abort(function()
+    pb.status, pb.finished = "canceled", task.now()
+    fs.mkdir(pb.dir)
+    json.write(pb.dir .. "/report.json", report(pb))
+  end)
   for _, step in ipairs(pb.steps) do
     local done, res = pcall(run_step, pb, step)
     if not done then
@@ -354,7 +376,13 @@ function M.run(decl)
       break
     end
   end
+  undo()
   pb.finished = task.now()
+  if pb.status == "success" then -- an optional step that failed is not a success
+    for _, rec in ipairs(pb.records) do
+      if rec.optional and (rec.status == "failed" or rec.status == "timed_out") then pb.status = "partial" end
+    end
+  end
   local r = report(pb)
   local f = r.failed_step
   emit(pb, "playbook.finished", { status = r.status, duration = r.duration,

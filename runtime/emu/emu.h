@@ -25,6 +25,8 @@ void emu_stop(emu_server *s);
 
 /* Admin: stats as a malloc'd JSON string (caller frees). NULL on ENOMEM. */
 char *emu_stats_json(emu_server *s);
+/* Admin: every capture with its timeline (as GET /__admin/captures), a malloc'd JSON string. */
+char *emu_captures_text(emu_server *s);
 /* Admin: merge a JSON config object into the running configuration. Returns 0 or RT_EINVAL with
  * a message in err. */
 int emu_configure_json(emu_server *s, const char *json, char *err, size_t errlen);

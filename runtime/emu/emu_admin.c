@@ -149,6 +149,15 @@ static json_t *captures_json(emu_server *s) {
   return json_pack("{s:f,s:o}", "now_s", emu_mono_now() - s->started_mono, "captures", arr);
 }
 
+char *emu_captures_text(emu_server *s) {
+  pthread_mutex_lock(&s->mu);
+  json_t *o = captures_json(s);
+  pthread_mutex_unlock(&s->mu);
+  char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+  json_decref(o);
+  return text;
+}
+
 /* ---- config ---- */
 
 int emu_configure_json(emu_server *s, const char *text, char *err, size_t errlen) {

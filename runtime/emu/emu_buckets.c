@@ -1,4 +1,4 @@
-/* Buckets (PCAPS-API.md §8, U7-U10): the bucket directory stands for the customer's buckets.
+/* Buckets (runtime/API.md#8-buckets, U7-U10): the bucket directory stands for the customer's buckets.
  * s3://demo/pcaps?region=x is <bucket_dir>/demo/pcaps. Ownership add writes a challenge file
  * there, validate checks what the client read back, and finished full captures are delivered
  * there as pcap_<id>.pcap. Handlers run under s->mu. */
@@ -114,7 +114,7 @@ int emu_bucket_validated(emu_server *s, const char *account, const char *destina
   return 0;
 }
 
-/* Validate may leave out the R2 keys (PCAPS-API.md §8 step 4): compare r2 URIs without them. */
+/* Validate may leave out the R2 keys (runtime/API.md#8-buckets, step 4): compare r2 URIs without them. */
 static void strip_r2_keys(const char *uri, char *out, size_t size) {
   snprintf(out, size, "%s", uri);
   if (strncmp(out, "r2://", 5) != 0 || !strchr(out, '?')) return;

@@ -1,4 +1,4 @@
-/* Captures: the lifecycle computed from timestamps (PCAPS-API.md §6) and the five capture
+/* Captures: the lifecycle computed from timestamps (runtime/API.md#6-statuses) and the five capture
  * operations: list, create, get, download, stop. All functions run under s->mu.
  *   simple: pending -> success (or failed) after time_limit (or simple_duration)
  *   full:   pending (full_pending) -> running (time_limit) -> conversion_pending
@@ -85,6 +85,7 @@ static json_t *capture_json(emu_server *s, const emu_capture *c, double now) {
   json_object_set_new(o, "status", json_string(emu_status_name(st)));
   json_object_set_new(o, "submitted", json_string(c->submitted));
   json_object_set(o, "time_limit", json_object_get(req, "time_limit"));
+  if (cfg->hostile_time_limit > 0) json_object_set_new(o, "time_limit", json_real(cfg->hostile_time_limit));
   json_t *filter = json_object_get(req, "filter_v1");
   json_object_set_new(o, "filter_v1", filter ? json_incref(filter) : json_object());
   if (c->spec.type == RT_CAP_SIMPLE) {
@@ -344,6 +345,7 @@ void emu_op_download(emu_server *s, const emu_request *q, emu_reply *r) {
   p->packets = simple_packets(c);
   p->pad_bytes = s->cfg.simple_bytes;
   p->syn_flood = s->cfg.syn_flood;
+  p->max_packets = c->spec.has_packet_limit ? (long long)c->spec.packet_limit : RT_PACKET_LIMIT_MAX;
   /* simple captures look back from offset_time (default: the request time) */
   double ref = c->spec.has_offset_time ? (double)c->spec.offset_epoch : c->wall_submit;
   p->t_span = c->spec.time_limit;

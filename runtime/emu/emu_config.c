@@ -59,6 +59,7 @@ static const key keys[] = {
     N(fault_5xx, 0, 1), N(fault_429, 0, 1), N(fault_reset, 0, 1), N(fault_slow, 0, 1),
     N(fault_truncate, 0, 1), N(fault_malformed, 0, 1), N(fault_create_then_500, 0, 1),
     N(fault_create_then_reset, 0, 1), I(fault_429_max, 1, 86400), I(slow_ms, 0, 600000),
+    S(hostile_retry_after, 0), S(hostile_ratelimit, 0), N(hostile_time_limit, 0, 1e308), S(fault_ops, 0),
 };
 
 static const struct {

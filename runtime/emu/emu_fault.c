@@ -13,6 +13,15 @@ int emu_fault_roll(emu_server *s, double p, int kind) {
   return 1;
 }
 
+/* Is name one of the comma-separated names in list? */
+static int listed(const char *list, const char *name) {
+  size_t n = strlen(name);
+  for (const char *p = list; *p; p += strcspn(p, ",") + (p[strcspn(p, ",")] == ',')) {
+    if (strncmp(p, name, n) == 0 && (p[n] == ',' || p[n] == 0)) return 1;
+  }
+  return 0;
+}
+
 emu_fault emu_fault_pick(emu_server *s, emu_op op) {
   const emu_config *c = &s->cfg;
   const struct {
@@ -23,6 +32,7 @@ emu_fault emu_fault_pick(emu_server *s, emu_op op) {
       {c->fault_malformed, EMU_F_MALFORMED}, {c->fault_slow, EMU_F_SLOW},
   };
   emu_fault f = {.kind = -1, .slow_ms = c->slow_ms};
+  if (c->fault_ops[0] && !listed(c->fault_ops, emu_op_name(op))) return f;
   int json = op != EMU_OP_DOWNLOAD && op != EMU_OP_STOP && op != EMU_OP_OWN_DELETE;
   for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
     if (order[i].kind == EMU_F_MALFORMED && !json) continue; /* only JSON answers can break */

@@ -67,7 +67,7 @@ typedef struct emu_config {
   double time_scale;
   long long seed;
   char token[256], email[256], key[256], account_id[64];
-  /* validation (server rules, PCAPS-API.md §10) */
+  /* validation (server rules, runtime/API.md#12-unknowns) */
   int strict_keys, ipv4_only, filter_ranges, integers_only, accept_colo_alias;
   double max_time_limit_full;
   /* response shapes */
@@ -96,6 +96,12 @@ typedef struct emu_config {
   double fault_5xx, fault_429, fault_reset, fault_slow, fault_truncate, fault_malformed,
       fault_create_then_500, fault_create_then_reset;
   int fault_429_max, slow_ms;
+  /* hostile numbers, to test that clients bound what servers say: when set, every 429 says
+   * Retry-After: hostile_retry_after, every answer carries Ratelimit: hostile_ratelimit, and
+   * capture objects say time_limit: hostile_time_limit */
+  char hostile_retry_after[32], hostile_ratelimit[64];
+  char fault_ops[128];      /* spurious faults strike only these operations ("create,stop"); "": all */
+  double hostile_time_limit;
   emu_errdef errors[EMU_E_COUNT];
 } emu_config;
 
@@ -156,7 +162,7 @@ typedef struct emu_stats {
   long long captures_created[3], buckets_created, files_delivered, bytes_served;
 } emu_stats;
 
-/* Capture status values (PCAPS-API.md §6). */
+/* Capture status values (runtime/API.md#6-statuses). */
 typedef enum {
   EMU_S_PENDING, EMU_S_RUNNING, EMU_S_CONVERSION_PENDING, EMU_S_CONVERSION_RUNNING,
   EMU_S_SUCCESS, EMU_S_COMPLETE, EMU_S_FAILED
@@ -326,7 +332,10 @@ typedef struct emu_pcap_params {
   int link_type;            /* 1 Ethernet or 101 raw IP */
   int snaplen;              /* 160 for simple captures */
   long long packets;        /* how many packets */
-  long long pad_bytes;      /* when > 0: write packets until the file is about this big */
+  long long pad_bytes;      /* when > 0: make the file about this big, with at most max_packets
+                               records (larger ones, up to 256 KiB each, as a real capture of
+                               that packet_limit could hold); a benchmark's knob */
+  long long max_packets;    /* the capture's packet_limit */
   double t_start, t_span;   /* packet times: epoch seconds, spread over t_span */
   rt_filter filter;
   uint64_t seed;

@@ -1,4 +1,4 @@
-/* The API's limits (PCAPS-API.md §9.1, §10 U2, U4, U18), all in API seconds:
+/* The API's limits (runtime/API.md#9-limits; U2, U4, U18), all in API seconds:
  *   - one simple create per sample_window per account (or credential), sliding or fixed;
  *   - rate_limit_quota requests per rate_limit_window per credential (sliding; every request
  *     counts, refused ones too), then a block of rate_limit_block seconds.

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-enum { FLOWS = 16, MAX_FRAME = 1514, ETH_LEN = 14 };
+enum { FLOWS = 16, MAX_FRAME = 1514, ETH_LEN = 14, MAX_RECORD = 262144 /* libpcap's largest snaplen */ };
 
 typedef struct addr_rule {
   int family;          /* 0 unconstrained, 4 or 6 */
@@ -282,22 +282,40 @@ static int write_gzip(const char *src, const char *dst) {
 
 /* ---- files ---- */
 
-static int write_packets(const emu_pcap_params *p, pcap_dumper_t *d) {
+/* Padding: records of ~140 bytes, or larger ones (frames followed by zeros) when the capture's
+ * packet_limit would otherwise be exceeded. Returns the record size, 0 when not padding. */
+static size_t pad_record(const emu_pcap_params *p, long long *n) {
+  if (p->pad_bytes <= 0) return 0;
+  long long limit = p->max_packets > 0 ? p->max_packets : 1;
+  *n = p->pad_bytes / 140 + 1;
+  if (*n <= limit) return 0; /* small records, as many as it takes */
+  *n = limit;
+  long long rec = (p->pad_bytes - 24 + limit - 1) / limit - 16; /* rounded up: at least pad_bytes */
+  return (size_t)(rec < 160 ? 160 : rec > MAX_RECORD ? MAX_RECORD : rec);
+}
+
+static int write_packets(const emu_pcap_params *p, pcap_dumper_t *d, size_t big) {
   gen g;
-  uint8_t frame[MAX_FRAME];
   gen_init(&g, p);
+  uint8_t *frame = calloc(1, big > MAX_FRAME ? big + ETH_LEN : MAX_FRAME);
+  if (!frame) return RT_ENOMEM;
   int pad = p->pad_bytes > 0 && !g.impossible;
   long long n = g.impossible ? 0 : pad ? p->pad_bytes / 140 + 1 : p->packets; /* ~140 B/record */
+  if (big) pad_record(p, &n);
   size_t skip = p->link_type == 101 ? ETH_LEN : 0; /* raw IP: no Ethernet header */
   long long bytes = 24;
   flow syn;
-  for (long long i = 0; pad ? bytes < p->pad_bytes : i < n; i++) {
+  for (long long i = 0; pad && !big ? bytes < p->pad_bytes : i < n; i++) {
     flow *fl = &g.flows[emu_rng_below(&g.rng, FLOWS)];
     int flood = p->syn_flood > 0 && g.syn_ok && emu_rng_unit(&g.rng) < p->syn_flood;
     if (flood) fl = syn_flow(&g, &syn);
     size_t len = flood ? ETH_LEN + (g.family == 4 ? 20 : 40) + 20 : pick_frame_len(&g, fl), wire = len - skip;
     size_t cap = (size_t)p->snaplen < wire ? (size_t)p->snaplen : wire;
     build_frame(&g, fl, frame, len, skip + cap);
+    if (big) { /* the frame, then zeros: a big packet */
+      memset(frame + skip + cap, 0, big - cap);
+      cap = wire = big;
+    }
     double t = p->t_start + p->t_span * ((double)i + emu_rng_unit(&g.rng)) / (double)n;
     if (t > p->t_start + p->t_span) t = p->t_start + p->t_span;
     struct pcap_pkthdr h = {.caplen = (bpf_u_int32)cap, .len = (bpf_u_int32)wire};
@@ -306,16 +324,19 @@ static int write_packets(const emu_pcap_params *p, pcap_dumper_t *d) {
     pcap_dump((u_char *)d, &h, frame + skip);
     bytes += 16 + (long long)cap;
   }
+  free(frame);
   return pcap_dump_flush(d) == 0 ? 0 : RT_EIO;
 }
 
 int emu_pcap_write(const emu_pcap_params *p) {
   char tmp[PATH_MAX + 16], gz[PATH_MAX + 16], gztmp[PATH_MAX + 16];
   snprintf(tmp, sizeof tmp, "%s.tmp", p->path);
-  pcap_t *dead = pcap_open_dead(p->link_type == 101 ? DLT_RAW : DLT_EN10MB, p->snaplen);
+  long long n;
+  size_t big = pad_record(p, &n);
+  pcap_t *dead = pcap_open_dead(p->link_type == 101 ? DLT_RAW : DLT_EN10MB, big ? (int)big : p->snaplen);
   if (!dead) return RT_ENOMEM;
   pcap_dumper_t *d = pcap_dump_open(dead, tmp);
-  int rc = d ? write_packets(p, d) : RT_EIO;
+  int rc = d ? write_packets(p, d, big) : RT_EIO;
   if (d) pcap_dump_close(d);
   pcap_close(dead);
   if (rc == 0 && p->gzip) {

@@ -284,9 +284,12 @@ static void add_common_headers(emu_server *s, struct MHD_Response *resp, const e
   char buf[96];
   if (r->retry_after >= 0) {
     snprintf(buf, sizeof buf, "%ld", r->retry_after);
+    if (r->status == 429 && s->cfg.hostile_retry_after[0]) snprintf(buf, sizeof buf, "%s", s->cfg.hostile_retry_after);
     MHD_add_response_header(resp, "Retry-After", buf);
   }
-  if (r->ratelimit_left >= 0) {
+  if (s->cfg.hostile_ratelimit[0]) {
+    MHD_add_response_header(resp, "Ratelimit", s->cfg.hostile_ratelimit);
+  } else if (r->ratelimit_left >= 0) {
     snprintf(buf, sizeof buf, "\"default\";r=%d;t=%d", r->ratelimit_left, r->ratelimit_reset);
     MHD_add_response_header(resp, "Ratelimit", buf);
     snprintf(buf, sizeof buf, "\"default\";q=%d;w=%.0f", s->cfg.rate_limit_quota,

@@ -63,7 +63,7 @@ download() {
   note "download $name: pcaprun and curl -o, $REPS times each"
   fresh "{\"time_scale\":1,\"simple_bytes\":$bytes}"
   id=$(curl -sS "${auth[@]}" "$pcaps" \
-    -d '{"system":"magic-transit","type":"simple","time_limit":1,"packet_limit":100}' |
+    -d '{"system":"magic-transit","type":"simple","time_limit":1,"packet_limit":10000}' |
     sed -n 's/.*"id":"\([0-9a-f]*\)".*/\1/p')
   sleep 1.2
   url=$pcaps/$id/download

@@ -3,6 +3,7 @@
  * keys), capture objects (colo vs colo_name, bad ids), statuses, RFC 3339 times. */
 #include "apiparse.h"
 #include "check.h"
+#include <math.h>
 #include "err.h"
 #include "spec.h"
 #include <string.h>
@@ -56,7 +57,7 @@ static void t_capinfo(void) {
   CHECK_STR(c.id, "66802ca5668e47a2b82c2e6746e45037");
   CHECK_INT(c.type, RT_CAP_FULL);
   CHECK_INT(c.status, RT_ST_RUNNING);
-  CHECK_STR(c.colo, "ORD"); /* "colo" when "colo_name" is absent (PCAPS-API.md U1) */
+  CHECK_STR(c.colo, "ORD"); /* "colo" when "colo_name" is absent (runtime/API.md#12-unknowns U1) */
   CHECK(c.time_limit == 600);
   CHECK(c.submitted > 1795714160.64 && c.submitted < 1795714160.65);
   json_object_set_new(o, "colo_name", json_string("ord02"));
@@ -66,6 +67,13 @@ static void t_capinfo(void) {
   CHECK_INT(rt_capinfo_parse(o, &c, why, sizeof why), 0);
   CHECK_INT(c.status, RT_ST_UNKNOWN); /* unknown statuses are non-terminal, not errors */
   CHECK_STR(c.status_raw, "teleporting");
+  /* numbers that would become timers are bounded: outside the API's range, time_limit is unknown */
+  const double hostile[] = {1e300, -5, 86401, INFINITY, NAN};
+  for (unsigned i = 0; i < sizeof hostile / sizeof hostile[0]; i++) {
+    json_object_set_new(o, "time_limit", json_real(hostile[i]));
+    CHECK_INT(rt_capinfo_parse(o, &c, why, sizeof why), 0);
+    CHECK(c.time_limit == 0);
+  }
   json_object_set_new(o, "id", json_string("../../etc/passwd-000000000000000000"));
   CHECK_INT(rt_capinfo_parse(o, &c, why, sizeof why), RT_EPROTO); /* ids reach file names */
   json_object_set_new(o, "id", json_string("66802ca5668e47a2b82c2e6746e45037"));
@@ -103,8 +111,22 @@ static void t_time(void) {
   CHECK(t > 1795651200.6418 && t < 1795651200.6419);
 }
 
+/* The field an error names, from errors[0].source.pointer. */
+static void t_error_field(void) {
+  char buf[64];
+  json_t *e = json_loads("[{\"code\":1004,\"message\":\"x\",\"source\":{\"pointer\":\"/filter_v1/protocol\"}}]",
+                         0, NULL);
+  CHECK_STR(rt_error_field(e, buf, sizeof buf), "filter_v1.protocol");
+  json_decref(e);
+  e = json_loads("[{\"code\":1004,\"source\":{\"pointer\":\"/a b\"}}, {\"code\":1}]", 0, NULL);
+  CHECK(rt_error_field(e, buf, sizeof buf) == NULL); /* not a plain path: no field */
+  json_decref(e);
+  CHECK(rt_error_field(NULL, buf, sizeof buf) == NULL);
+}
+
 int main(void) {
   RUN(t_envelope);
+  RUN(t_error_field);
   RUN(t_envelope_malformed);
   RUN(t_capinfo);
   RUN(t_status);

@@ -1,6 +1,6 @@
 /* ctest-labels: emu;valgrind
  * ctest-timeout: 300
- * Bucket ownership end to end (PCAPS-API.md §8, U7-U10): add writes a challenge file into the
+ * Bucket ownership end to end (runtime/API.md#8-buckets, U7-U10): add writes a challenge file into the
  * bucket directory, validate checks it, full creates need a validated bucket unless
  * auto_validate_buckets, finished full captures land in the bucket; admin reset and captures. */
 #include "emu_test.h"
@@ -198,7 +198,7 @@ static void t_r2_and_gcs(void) {
   snprintf(path, sizeof path, "%s/logs/%s", emu_bucket_dir(F.s), jstr(r.json, "result.filename"));
   CHECK_INT(read_file(path, token, sizeof token), 0);
   http_free(&r);
-  /* validate without the R2 keys (PCAPS-API.md §8 step 4) */
+  /* validate without the R2 keys (runtime/API.md#8-buckets, step 4) */
   r = validate("r2://logs?account-id=abc", token);
   CHECK_STR(jstr(r.json, "result.status"), "success");
   http_free(&r);

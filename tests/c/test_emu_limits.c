@@ -1,6 +1,6 @@
 /* ctest-labels: emu;valgrind
  * ctest-timeout: 300
- * Emulator limits over real HTTP (PCAPS-API.md §9, U2-U4, U18): one simple create per minute,
+ * Emulator limits over real HTTP (runtime/API.md#9-limits, U2-U4, U18): one simple create per minute,
  * one full capture pending or running, the 1200/300 s request budget with its block, the
  * Ratelimit headers, retry-after values in API seconds, and the violation counters.
  * Times are scaled (time_scale), and scaled again under valgrind, so the suite takes seconds. */

@@ -126,8 +126,37 @@ static void t_window_pause_cancel_bound(void) {
   run_until(1, 1000);
   CHECK_STR(order, "1");
   CHECK(granted_at[1] >= t0 + 60);
-  CHECK(rt_window_next_ms(&w) <= rt_now_ms(&rt));
+  CHECK(rt_window_next_ms(&w) == UINT64_MAX); /* after a pause, the first is a probe */
   rt_window_release(&w);
+  CHECK(rt_window_next_ms(&w) <= rt_now_ms(&rt));
+  rt_window_close(&w);
+  teardown();
+}
+
+/* After a pause, one request goes first; the queue follows only once its answer came without a
+ * new pause (a server still refusing sees one request, not the whole queue at once). */
+static void t_window_probe(void) {
+  setup();
+  rt_window w;
+  CHECK_INT(rt_window_init(&w, &rt, "t", 10, 1000, 10), 0);
+  probe p[4];
+  probes(p, 4, 0);
+  uint64_t t0 = rt_now_ms(&rt);
+  rt_window_pause(&w, t0 + 20);
+  for (int i = 0; i < 4; i++) CHECK_INT(rt_window_acquire(&w, &p[i].w), RT_EAGAIN);
+  run_until(1, 1000);
+  CHECK_STR(order, "0"); /* the probe */
+  run_until(2, 50);
+  CHECK_STR(order, "0"); /* the others wait for its answer */
+  rt_window_pause(&w, rt_now_ms(&rt) + 20); /* it was refused again: the pause comes first, */
+  rt_window_commit(&w);                     /* then its place counts */
+  run_until(2, 1000);
+  CHECK_STR(order, "01"); /* after the new pause, a new probe */
+  CHECK(granted_at[1] >= t0 + 40);
+  rt_window_commit(&w); /* answered: the rest go */
+  run_until(4, 1000);
+  CHECK_STR(order, "0123");
+  for (int i = 0; i < 2; i++) rt_window_commit(&w);
   rt_window_close(&w);
   teardown();
 }
@@ -197,6 +226,7 @@ int main(void) {
   RUN(t_window_fifo_and_timing);
   RUN(t_window_never_more_than_n_in_a_window);
   RUN(t_window_pause_cancel_bound);
+  RUN(t_window_probe);
   RUN(t_window_unlimited);
   RUN(t_gate_priority_fifo_force);
   RUN(t_gate_reentrant_release);

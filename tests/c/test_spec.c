@@ -1,5 +1,5 @@
 /* ctest-labels: unit;valgrind
- * rt_spec_parse under both rule sets: every rule of PCAPS-API.md §4.1/§4.2/§10, at its
+ * rt_spec_parse under both rule sets: every rule of runtime/API.md#4-create-request and #12-unknowns, at its
  * boundaries, with the exact messages the user sees. */
 #include "check.h"
 #include "vg.h"
@@ -338,6 +338,14 @@ static void t_filter(void) {
       "filter_v1.destination_address must be an IPv4 address (got \"10.0.0.0/8\")");
   OK("{" SIMPLE ",\"time_limit\":1,\"packet_limit\":1,\"filter_v1\":"
      "{\"source_address\":\"192.0.2.1\"}}", r);
+  /* one family per packet: the client refuses a filter that mixes them (the API does) */
+  const char *mixed = "{" SIMPLE ",\"time_limit\":1,\"packet_limit\":1,\"filter_v1\":"
+                      "{\"source_address\":\"192.0.2.1\",\"destination_address\":\"2001:db8::1\"}}";
+  BAD(mixed, client(), "filter_v1.destination_address",
+      "filter_v1 mixes address families: source_address 192.0.2.1 and destination_address 2001:db8::1 "
+      "(a packet is IPv4 or IPv6, never both)");
+  OK("{" SIMPLE ",\"time_limit\":1,\"packet_limit\":1,\"filter_v1\":"
+     "{\"source_address\":\"2001:db8::2\",\"destination_address\":\"2001:db8::1\"}}", client());
   /* ranges: client on, server only with the switch */
   const char *port = "{" SIMPLE ",\"time_limit\":1,\"packet_limit\":1,\"filter_v1\":"
                      "{\"destination_port\":65536}}";

@@ -79,7 +79,8 @@ T.case("timeout: the step is canceled and has unwound before the next step", fun
   T.eq(r.steps[2].status, "ok", "the next step ran")
   T.eq(unwound, true, "the timed-out step unwound first")
   T.ok(task.now() - t0 < 50, "the timeout ended the step early")
-  T.eq(r.status, "success", "on_error = continue: the playbook goes on")
+  T.eq(r.status, "partial", "on_error = continue: the playbook goes on, and says a step failed")
+  T.eq(r.ok, false, "not ok")
 end)
 
 T.case("parallel: a failed branch cancels its siblings; the report says where and why", function()
@@ -147,7 +148,7 @@ T.case("notifications: every event, in order, to a callback and to a webhook URL
       { "four", function() end },
     },
   }
-  T.eq(r.status, "success", "failing webhooks never fail the playbook")
+  T.eq(r.status, "partial", "failing webhooks never fail the playbook (step three did, optionally)")
   local names = {}
   for i, ev in ipairs(events) do
     names[i] = ev.event .. (ev.index and (":" .. ev.index) or "")
@@ -159,10 +160,22 @@ T.case("notifications: every event, in order, to a callback and to a webhook URL
   T.eq(table.concat(names, " "), "playbook.started step.started:1 step.finished:1 step.skipped:2 "
        .. "step.started:3 step.failed:3 step.started:4 step.finished:4 playbook.finished", "events")
   T.match(events[6].error, "optional step broke", "step.failed carries the error")
-  T.eq(events[9].status, "success", "playbook.finished carries the status")
+  T.eq(events[9].status, "partial", "playbook.finished carries the status")
   T.eq(emulator.stats().requests.by_operation.unrouted - before, 9, "one POST per event reached the URL")
   T.eq(r.notifications.sent, 9, "sent (the callback)")
   T.eq(r.notifications.failed, 18, "failed (HTTP 404 from the emulator, and the broken callback)")
+end)
+
+T.case("a webhook failing in a way that may pass is tried again; one that refuses is not", function()
+  -- a routed path of the emulator: its 5xx fault strikes before anything else is checked
+  local hook = emulator.url() .. "/accounts/0123456789abcdef0123456789abcdef/pcaps"
+  local f0 = emulator.stats().faults["5xx"] or 0
+  emulator.configure { fault_5xx = 1 }
+  local r = playbook.run { name = "retry", out = OUT, notify = hook, steps = { { "one", function() end } } }
+  emulator.configure { fault_5xx = 0 }
+  local tries = (emulator.stats().faults["5xx"] or 0) - f0
+  T.eq(r.notifications.failed, 4, "four events failed")
+  T.eq(tries, 12, "each was tried three times")
 end)
 
 T.case("canceling the playbook cancels its running step and writes the report", function()
