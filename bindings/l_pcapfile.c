@@ -5,8 +5,8 @@
  * reads and decodes one packet, a few microseconds. Whole-file work (stats, top, summary, merge,
  * filter, slice, split) runs on libuv's thread pool while the task is parked, so other tasks
  * keep running during a pass over a large file; the task gets the result when the pass ends.
- * Canceling the task stops the pass within a few thousand packets (the canceling side waits
- * that long for the worker, so the job never outlives the run) and removes any partial output.
+ * Canceling the task stops the pass within a few thousand packets and removes any partial
+ * output; the task resumes (CANCELED) once the worker has let go of the job.
  *
  * Misuse (wrong argument types, unknown options, a bad time) raises; operational failures
  * (a missing or corrupt file, a filter that does not compile, an unwritable output) return
@@ -300,9 +300,11 @@ typedef struct job {
   atomic_int cancel;
   uv_mutex_t mu;
   uv_cond_t cond;
+  rt_runtime *rt;
   int running;               /* queued or on a worker: after_work has not run */
   int finished;              /* the worker is done with the job (under mu) */
   int abandoned;             /* the task left: after_work frees the job */
+  int interrupted;           /* the task's wait was interrupted with this code */
   int kind;
   const char *op;            /* "pcapfile.stats", ... */
   char **paths;
@@ -365,24 +367,31 @@ static void job_work(uv_work_t *req) {
   uv_mutex_unlock(&j->mu);
 }
 
-/* Back on the loop. */
+/* Back on the loop: the task gets the outcome (CANCELED when it was interrupted, even if the pass
+ * ended first: then its output stays, complete). */
 static void job_done(uv_work_t *req, int status) {
   job *j = req->data;
   j->running = 0;
   if (status == UV_ECANCELED) j->rc = RT_ECANCELED;
   if (j->abandoned) job_free(j);
-  else rt_wait_done(&j->w, j->rc);
+  else rt_wait_done(&j->w, j->interrupted ? j->interrupted : j->rc);
 }
 
-/* The task is canceled (or its run ends): ask the worker to stop. */
-static void job_cancel(rt_wait *w) {
+/* The task is canceled or the run ends: the worker is told to stop (it looks every few thousand
+ * packets), and job_done completes the wait when it has. */
+static int job_cancel(rt_wait *w, int rc) {
   job *j = RT_CONTAINER(w, job, w);
+  if (!j->running) return 0;
+  j->interrupted = rc;
   atomic_store(&j->cancel, 1);
+  uv_cancel((uv_req_t *)&j->req); /* not on a worker yet: job_done comes at once */
+  w->bound_ms = rt_now_ms(j->rt) + 5000;
+  return RT_EAGAIN;
 }
 
-/* The job's box closes (the task got its result, failed, or was canceled): a job still running
- * is told to stop and waited for (a few thousand packets at most), then left to job_done to
- * free; so no job outlives the loop. [-1, +0, -] */
+/* The job's box closes: normally after job_done. Should the task's coroutine be collected while
+ * the job still runs (a run torn down without unwinding its tasks), the job is told to stop and
+ * waited for (a few thousand packets at most), then left to job_done to free. [-1, +0, -] */
 static int job_close(lua_State *L) {
   job **box = luaL_checkudata(L, 1, JOB_MT);
   job *j = *box;
@@ -420,10 +429,12 @@ static job *new_job(lua_State *L, int kind, const char *op) {
     luaL_error(L, "out of memory");
   }
   *box = j;
+  j->rt = rt_from_lua(L);
   j->kind = kind;
   j->op = op;
   j->req.data = j;
   j->w.cancel = job_cancel;
+  j->w.what = "a pass over capture files";
   atomic_init(&j->cancel, 0);
   return j;
 }

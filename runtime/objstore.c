@@ -58,7 +58,7 @@ static void on_http_done(rt_http_req *r);
 
 /* ---- lifecycle ---- */
 
-static void op_cancel(rt_wait *w);
+static int op_cancel(rt_wait *w, int rc);
 
 rt_objop *rt_objop_new(rt_runtime *rt, rt_s3bucket *b, int kind, const char *key) {
   rt_objop *op = calloc(1, sizeof *op);
@@ -71,6 +71,7 @@ rt_objop *rt_objop_new(rt_runtime *rt, rt_s3bucket *b, int kind, const char *key
   op->max_bytes = 1u << 20;
   op->w.cancel = op_cancel;
   op->w.timeout_rc = RT_ETIMEDOUT;
+  op->w.what = "a bucket";
   rt_http_req_init(&op->req);
   rt_partfile_init(&op->file);
   if (!(op->key = strdup(key ? key : ""))) {
@@ -96,13 +97,16 @@ void rt_objop_free(rt_objop *op) {
   free(op);
 }
 
-static void op_cancel(rt_wait *w) {
+/* The task is canceled or its deadline passed: nothing an object-store operation sends changes
+ * what a later one finds (a delete is idempotent), so it stops at once. */
+static int op_cancel(rt_wait *w, int rc) {
   rt_objop *op = (rt_objop *)w;
   rt_http_cancel(&op->req);
   if (op->timer) uv_timer_stop(op->timer);
   rt_partfile_close(&op->file, 0); /* the .part stays: the next attempt resumes it */
   op->phase = PH_DONE;
-  op->rc = RT_ECANCELED;
+  op->rc = rc;
+  return 0;
 }
 
 static void journal_fetch(rt_objop *op, const char *state);
@@ -248,6 +252,7 @@ static int build_request(rt_objop *op) {
               : op->kind == RT_OBJ_READ ? op->max_bytes : op->kind == RT_OBJ_LIST ? LIST_PAGE_MAX : ERROR_BODY_MAX;
   if (op->def->body == BODY_FILE) {
     r->stall_timeout = op->rt->opt.http_timeout;
+    r->identity = 1; /* the bytes as stored: a Range resume counts the file's offsets */
     r->sink = get_sink;
     r->range_from = op->file.offset;
     if (op->file.offset > 0 && op->etag[0] && add_header(r, "If-Match", op->etag)) return RT_ENOMEM;

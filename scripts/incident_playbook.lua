@@ -45,7 +45,8 @@ local opt = args.parse(arg, {
   bucket_dir = { env = "PCAPRUN_BUCKET_DIR", help = "local mirror of the bucket" },
   colos = { default = "ORD,SJC", env = "PCAPRUN_COLOS", type = "list", help = "colos to capture in full" },
   threshold = { default = 1000, type = "number", help = "sampled packets that make it an incident" },
-  syn_ratio = { default = 0.5, type = "number", help = "share of SYNs without ACK that makes it an incident" },
+  syn_ratio = { default = 0.5, type = "number",
+                help = "share of SYNs without ACK that makes it an incident" },
   webhook = { env = "PCAPRUN_WEBHOOK", help = "URL to POST JSON events to" },
 }, "Usage: pcaprun [--emulate] scripts/incident_playbook.lua [options]")
 if not opt then return end
@@ -87,7 +88,8 @@ local report = playbook.run {
         local victims = assert(pcapfile.top(file, { by = "destinations", n = 1, filter = SYN_ONLY }))
         ctx.stats, ctx.target = s, victims[1] and victims[1].address
         ctx.incident = s.packets >= opt.threshold and s.tcp.syn_ratio >= opt.syn_ratio and ctx.target ~= nil
-        return { incident = ctx.incident, packets = s.packets, syn_ratio = s.tcp.syn_ratio, target = ctx.target }
+        return { incident = ctx.incident, packets = s.packets, syn_ratio = s.tcp.syn_ratio,
+                 target = ctx.target }
       end },
 
     { "capture", timeout = 1800, when = function(ctx) return ctx.incident end, parallel = {

@@ -1,12 +1,11 @@
 #!/usr/bin/env bash
-# The object-store rows (tests/bench/README.md §7), run by run.sh or on their own:
+# The object-store rows (tests/bench/README.md §8), run by run.sh or on their own:
 #   tests/bench/objstore.sh BUILD_DIR [REPS] [OUT_DIR]
 # 1. A 1 GiB object fetched over the S3 API from the emulator's S3 server (loopback), REPS times
 #    each, taking turns: pcaprun (store:fetch: streamed to .part, checked as a pcap, fsynced,
 #    renamed) and `curl --aws-sigv4 -o` (the same object, the same server, signed the same way).
 #    Files in tmpfs (/dev/shm) so both clients are measured, not the disk.
-# 2. 8 files of 128 MiB whose packets interleave, merged into one nanosecond pcap: pcaprun
-#    (pcapfile.merge, as campaigns merge a full capture's files) and `mergecap -F nsecpcap`.
+# (Merging a full capture's files is pcapfile.merge, whose row against mergecap is pcap.sh's.)
 # Writes OUT_DIR/objstore_*.txt ("wall_seconds peak_rss_kb" per run); without OUT_DIR it prints
 # the rows itself.
 set -euo pipefail
@@ -16,7 +15,7 @@ REPS=${2:-${BENCH_REPS:-5}}
 OUT=${3:-}
 B=tests/bench
 PCAPRUN=$BUILD/pcaprun
-for tool in curl mergecap lua5.4 /usr/bin/time; do
+for tool in curl lua5.4 /usr/bin/time; do
   command -v "$tool" > /dev/null || { echo "objstore.sh: $tool is missing (make deps)" >&2; exit 2; }
 done
 work=$(mktemp -d -p /dev/shm 2> /dev/null || mktemp -d)
@@ -30,10 +29,10 @@ start_emulator "$work" --bucket-dir "$work/buckets" \
   --config "{\"s3_access_key_id\":\"$KEY\",\"s3_secret_access_key\":\"$SECRET\"}"
 S3=$EMU_S3
 export AWS_ENDPOINT_URL=$S3 AWS_ACCESS_KEY_ID=$KEY AWS_SECRET_ACCESS_KEY=$SECRET
-source tests/bench/lib.sh # timed, note, in_turn
+source $B/benchlib.sh # timed, note, in_turn
 
 note "objstore: 1 GiB over the S3 API, pcaprun and curl --aws-sigv4, $REPS times each"
-lua5.4 $B/objstore_make.lua object "$work/buckets/bench/big.pcap" $((1 << 30))
+lua5.4 $B/objstore_make.lua "$work/buckets/bench/big.pcap" $((1 << 30))
 stat -c %s "$work/buckets/bench/big.pcap" > "$out/objstore_fetch_bytes.txt"
 url=$S3/bench/big.pcap
 curl_get=(curl -sS --fail --aws-sigv4 "aws:amz:us-east-1:s3" --user "$KEY:$SECRET"
@@ -53,24 +52,5 @@ fetch_curl() {
 }
 for rep in $(seq "$REPS"); do in_turn "$rep" fetch_pcaprun fetch_curl; done
 rm -f "$work/buckets/bench/big.pcap"
-
-note "objstore: merging 8 files of 128 MiB, pcaprun and mergecap -F nsecpcap, $REPS times each"
-mkdir -p "$work/parts"
-lua5.4 $B/objstore_make.lua parts "$work/parts" 8 $((128 << 20))
-du -cb "$work"/parts/*.pcap | tail -1 | cut -f1 > "$out/objstore_merge_bytes.txt"
-"$PCAPRUN" -q $B/objstore_merge.lua "$work/m.pcap" "$work"/parts/*.pcap > /dev/null
-mergecap -F nsecpcap -w "$work/r.pcap" "$work"/parts/*.pcap
-cmp -s <(tail -c +25 "$work/m.pcap") <(tail -c +25 "$work/r.pcap") ||
-  { echo "objstore.sh: the two merges differ" >&2; exit 1; }
-rm -f "$work/m.pcap" "$work/r.pcap"
-merge_pcaprun() {
-  timed "$out/objstore_merge_pcaprun.txt" "$PCAPRUN" -q $B/objstore_merge.lua "$work/m.pcap" "$work"/parts/*.pcap
-  rm -f "$work/m.pcap"
-}
-merge_mergecap() {
-  timed "$out/objstore_merge_mergecap.txt" mergecap -F nsecpcap -w "$work/r.pcap" "$work"/parts/*.pcap
-  rm -f "$work/r.pcap"
-}
-for rep in $(seq "$REPS"); do in_turn "$rep" merge_pcaprun merge_mergecap; done
 
 if [[ -z $OUT ]]; then lua5.4 $B/report.lua "$out" "$BUILD/bench_objstore.json" objstore; fi

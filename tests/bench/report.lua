@@ -1,8 +1,8 @@
 -- The benchmark table: reads what run.sh measured in DIR, prints one aligned table (metric,
 -- pcaprun, baseline, ratio, target, verdict) and writes it, with every raw figure, as JSON.
---   lua5.4 report.lua DIR OUT.json [objstore]     (objstore: only the rows of objstore.sh)
+--   lua5.4 report.lua DIR OUT.json [pcap|objstore]   (only pcap.sh's, or objstore.sh's, rows)
 local cjson = require "cjson"
-local dir, outpath, only = arg[1], arg[2], arg[3]
+local dir, outpath = arg[1], arg[2]
 
 local function read_json(name)
   local f = assert(io.open(dir .. "/" .. name))
@@ -47,7 +47,8 @@ local function row(metric, p, b, target, pass)
                       verdict = verdict }
 end
 
-if only ~= "objstore" then
+-- Every row but the capture-file ones.
+local function core_rows()
   -- 1, 2. Campaigns
   local cp, cc = read_json("mixed_pcaprun.json"), read_json("mixed_curl.json")
   local sp, sc = read_json("simple_pcaprun.json"), read_json("simple_curl.json")
@@ -111,14 +112,49 @@ if only ~= "objstore" then
   end
 end
 
--- 7. Object stores (objstore.sh): a 1 GiB fetch over the S3 API, and merging 8 files.
-local function file_exists(name)
-  local f = io.open(dir .. "/" .. name)
-  if f then f:close() end
-  return f ~= nil
+-- 7. Capture files: throughput from the median wall time (over the file's bytes), peak RSS the
+-- largest seen, and the same commands at a quarter of the size.
+local function pcap_rows()
+  local f = assert(io.open(dir .. "/pcap_bytes.txt"))
+  local big, small, size, parts = f:read("n", "n", "n", "n")
+  f:close()
+  local function label(bytes)
+    return bytes >= 2 ^ 30 and ("%g GiB"):format(bytes / 2 ^ 30) or ("%g MiB"):format(bytes / 2 ^ 20)
+  end
+  local function rate(name, bytes) return bytes / 2 ^ 20 / median(column(name, 1)) end
+  local function rss(name) return max(column(name, 2)) / 1024 end
+  local stats = rate("pcap_stats_pcaprun.txt", size)
+  raw.pcap = { bytes = size, parts_bytes = parts, small_bytes = small }
+  for _, name in ipairs { "stats_pcaprun", "stats_tshark", "stats_capinfos", "stats_capinfos_nohash",
+                          "merge_pcaprun", "merge_mergecap", "filter_pcaprun", "filter_tcpdump",
+                          "small_stats", "small_merge", "small_filter" } do
+    local file = "pcap_" .. name .. ".txt"
+    raw.pcap[name] = { seconds = column(file, 1), rss_kb = column(file, 2) }
+  end
+  row(("pcap stats %s: MiB/s (vs tshark -q -z conv,ip)"):format(label(big)), stats,
+    rate("pcap_stats_tshark.txt", size), ">= 10x", function(_, r) return r >= 10 end)
+  row("  same (vs capinfos: all its figures, hashes included)", stats, rate("pcap_stats_capinfos.txt", size),
+    ">= 1x", function(_, r) return r >= 1 end)
+  row("  same (vs capinfos without hashes: -c -s -d -u -a -e -y -i -z -x)", stats,
+    rate("pcap_stats_capinfos_nohash.txt", size))
+  row(("pcap merge 8 x %s: MiB/s (vs mergecap -F nsecpcap)"):format(label(big / 8)),
+    rate("pcap_merge_pcaprun.txt", parts), rate("pcap_merge_mergecap.txt", parts), ">= 1x",
+    function(_, r) return r >= 1 end)
+  row(("pcap filter %s to a file: MiB/s (vs tcpdump -r -w)"):format(label(big)),
+    rate("pcap_filter_pcaprun.txt", size), rate("pcap_filter_tcpdump.txt", size), ">= 0.8x",
+    function(_, r) return r >= 0.8 end)
+  for _, op in ipairs { "stats", "merge", "filter" } do
+    row(("  peak RSS, MiB: %s at %s (vs at %s)"):format(op, label(big), label(small)),
+      rss(("pcap_%s_pcaprun.txt"):format(op)), rss(("pcap_small_%s.txt"):format(op)), "< 64 MiB",
+      function(p) return p < 64 end)
+  end
 end
-if file_exists("objstore_fetch_pcaprun.txt") then
-  local bytes = tonumber(io.open(dir .. "/objstore_fetch_bytes.txt"):read("l"))
+
+-- 8. Object stores (objstore.sh): a 1 GiB fetch over the S3 API against curl --aws-sigv4.
+local function objstore_rows()
+  local f = assert(io.open(dir .. "/objstore_fetch_bytes.txt"))
+  local bytes = f:read("n")
+  f:close()
   local pt, ct = column("objstore_fetch_pcaprun.txt", 1), column("objstore_fetch_curl.txt", 1)
   local prss, crss = max(column("objstore_fetch_pcaprun.txt", 2)), max(column("objstore_fetch_curl.txt", 2))
   raw.objstore_fetch = { bytes = bytes, pcaprun_seconds = pt, curl_seconds = ct, pcaprun_rss_kb = prss,
@@ -127,15 +163,11 @@ if file_exists("objstore_fetch_pcaprun.txt") then
     ">= 0.9x", function(_, r) return r >= 0.9 end)
   row("S3 fetch 1 GiB: peak RSS, MiB (vs curl --aws-sigv4)", prss / 1024, crss / 1024, "< 32 MiB",
     function(p) return p < 32 end)
-  bytes = tonumber(io.open(dir .. "/objstore_merge_bytes.txt"):read("l"))
-  pt, ct = column("objstore_merge_pcaprun.txt", 1), column("objstore_merge_mergecap.txt", 1)
-  prss, crss = max(column("objstore_merge_pcaprun.txt", 2)), max(column("objstore_merge_mergecap.txt", 2))
-  raw.objstore_merge = { bytes = bytes, pcaprun_seconds = pt, mergecap_seconds = ct, pcaprun_rss_kb = prss,
-                         mergecap_rss_kb = crss }
-  row("merge 8 x 128 MiB: MiB/s (vs mergecap -F nsecpcap)", bytes / 2 ^ 20 / median(pt),
-    bytes / 2 ^ 20 / median(ct), ">= 1x", function(_, r) return r >= 1 end)
-  row("merge 8 x 128 MiB: peak RSS, MiB (vs mergecap)", prss / 1024, crss / 1024)
 end
+
+if arg[3] ~= "pcap" and arg[3] ~= "objstore" then core_rows() end
+if arg[3] ~= "objstore" and io.open(dir .. "/pcap_bytes.txt") then pcap_rows() end
+if arg[3] ~= "pcap" and io.open(dir .. "/objstore_fetch_bytes.txt") then objstore_rows() end
 
 -- The table
 local function fmt(v)

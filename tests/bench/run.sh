@@ -4,6 +4,7 @@
 #   tests/bench/run.sh [BUILD_DIR]            (make bench)
 #   BENCH_SCALE=0.05   time scale of the campaigns (real seconds per API second)
 #   BENCH_REPS=5       repetitions of each timed measurement (the median is reported)
+#   BENCH_ONLY=pcap    only the capture-file rows (tests/bench/pcap.sh, which also runs alone)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BUILD=$(cd "${1:-build}" && pwd)
@@ -16,6 +17,7 @@ for tool in curl lua5.4 /usr/bin/time; do
   command -v "$tool" > /dev/null || { echo "run.sh: $tool is missing (make deps)" >&2; exit 2; }
 done
 cmake --build "$BUILD" --target pcaprun bench_http_rps > /dev/null
+if [[ ${BENCH_ONLY:-} == pcap ]]; then exec $B/pcap.sh "$BUILD"; fi
 
 work=$(mktemp -d -p "$BUILD")
 out=$BUILD/bench
@@ -34,7 +36,7 @@ fresh() {
   curl -sS -o /dev/null -X POST "$EMU_ADMIN/reset"
   curl -sS -o /dev/null -d "$1" "$EMU_ADMIN/config"
 }
-source tests/bench/lib.sh # timed, note, in_turn
+source $B/benchlib.sh # timed, note, in_turn
 
 # 1, 2. Campaigns: NAME NFULL NSIMPLE, full captures 60 s and simple ones 30 s (API), run by
 # pcaprun and by the curl + sleep script, each on a fresh emulator timeline.
@@ -112,8 +114,11 @@ for rep in $(seq "$REPS"); do in_turn "$rep" startup_pcaprun startup_lua; done
 note "journal: API calls per second with and without it"
 JOURNAL_OUT=$out $B/journal_overhead.sh "$BUILD" "$REPS" >&2
 
-# 7. Object stores: a 1 GiB fetch over the S3 API vs curl --aws-sigv4, merging 8 files vs
-# mergecap (objstore.sh, which also runs on its own).
+# 7. Capture files: pcaprun pcap against tshark, capinfos, mergecap and tcpdump (pcap.sh).
+$B/pcap.sh "$BUILD" "$out" >&2
+
+# 8. Object stores: a 1 GiB fetch over the S3 API vs curl --aws-sigv4 (objstore.sh, which also
+# runs on its own).
 $B/objstore.sh "$BUILD" "$REPS" "$out"
 
 lua5.4 $B/report.lua "$out" "$BUILD/bench.json"

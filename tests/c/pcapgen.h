@@ -6,7 +6,8 @@
  *   FILE *t = pg_text_open(dir, "a");           hex dump in DIR/a.txt
  *   pg_packet(t, ts_ns, bytes, len);             one packet (ISO time, then offset + hex lines)
  *   pg_text2pcap(t, "nsecpcap", "DIR/a.pcap");   closes t, runs text2pcap -F nsecpcap
- *   pg_sh("editcap -s 160 %s %s", in, out);      any command; returns its exit status */
+ *   pg_sh("editcap -s 160 %s %s", in, out);      any command; returns its exit status
+ *   pg_rnd(n)                                    a deterministic pseudo-random number below n */
 #ifndef PCAPRUN_PCAPGEN_H
 #define PCAPRUN_PCAPGEN_H
 #include <stdarg.h>
@@ -18,6 +19,16 @@
 #include <time.h>
 
 static char pg_text_path[4096];
+
+/* A deterministic pseudo-random number below `below` (xorshift64), for generated traffic. */
+static uint64_t pg_rng = 0x9e3779b97f4a7c15u;
+__attribute__((unused))
+static uint32_t pg_rnd(uint32_t below) {
+  pg_rng ^= pg_rng << 13;
+  pg_rng ^= pg_rng >> 7;
+  pg_rng ^= pg_rng << 17;
+  return (uint32_t)(pg_rng % below);
+}
 
 __attribute__((format(printf, 1, 2), unused))
 static int pg_sh(const char *fmt, ...) {

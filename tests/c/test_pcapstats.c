@@ -41,13 +41,6 @@ static char *path(const char *name) {
 
 /* ---- the traffic ---- */
 
-static uint64_t rng = 0x9e3779b97f4a7c15u;
-static uint32_t rnd(uint32_t below) {
-  rng ^= rng << 13;
-  rng ^= rng >> 7;
-  rng ^= rng << 17;
-  return (uint32_t)(rng % below);
-}
 
 static uint32_t v4(unsigned a, unsigned b, unsigned c, unsigned d) { return a << 24 | b << 16 | c << 8 | d; }
 static void v6(uint8_t *out, unsigned net, unsigned host) {
@@ -61,20 +54,20 @@ static void v6(uint8_t *out, unsigned net, unsigned host) {
 static const unsigned flag_mix[] = {0x02, 0x02, 0x02, 0x12, 0x10, 0x18, 0x18, 0x11, 0x04, 0x14, 0xc2};
 
 /* An IPv4 source of the inner traffic: a few heavy senders, many light ones. */
-static uint32_t src4(void) { return rnd(3) ? v4(198, 51, 100, 1 + rnd(4)) : v4(198, 51, 100, 10 + rnd(60)); }
-static uint32_t dst4(void) { return rnd(2) ? v4(203, 0, 113, 1) : v4(203, 0, 113, 2 + rnd(6)); }
+static uint32_t src4(void) { return pg_rnd(3) ? v4(198, 51, 100, 1 + pg_rnd(4)) : v4(198, 51, 100, 10 + pg_rnd(60)); }
+static uint32_t dst4(void) { return pg_rnd(2) ? v4(203, 0, 113, 1) : v4(203, 0, 113, 2 + pg_rnd(6)); }
 
 /* IPv4 + TCP with a payload of n bytes at b; returns the length. */
 static size_t tcp4(uint8_t *b, uint32_t s, uint32_t d, unsigned flags, size_t n, unsigned ttl) {
-  size_t l = pg_ipv4(b, (unsigned)(40 + n), rnd(65536), 0, ttl, 6, s, d);
-  l += pg_tcp(b + l, 1024 + rnd(60000), rnd(4) ? 443 : 80, rnd(1u << 31), flags);
+  size_t l = pg_ipv4(b, (unsigned)(40 + n), pg_rnd(65536), 0, ttl, 6, s, d);
+  l += pg_tcp(b + l, 1024 + pg_rnd(60000), pg_rnd(4) ? 443 : 80, pg_rnd(1u << 31), flags);
   memset(b + l, 0x61, n);
   return l + n;
 }
 
 static size_t udp4(uint8_t *b, uint32_t s, uint32_t d, size_t n) {
-  size_t l = pg_ipv4(b, (unsigned)(28 + n), rnd(65536), 0, 64, 17, s, d);
-  l += pg_udp(b + l, 30000 + rnd(1000), 53, (unsigned)(8 + n));
+  size_t l = pg_ipv4(b, (unsigned)(28 + n), pg_rnd(65536), 0, 64, 17, s, d);
+  l += pg_udp(b + l, 30000 + pg_rnd(1000), 53, (unsigned)(8 + n));
   memset(b + l, 0x62, n);
   return l + n;
 }
@@ -94,7 +87,7 @@ static size_t tcp6(uint8_t *b, unsigned host, unsigned flags, size_t n, int ext)
     b[l + 24] = 6, b[l + 25] = 2; /* routing (24 bytes: type 0, one address) -> TCP */
     l += e;
   }
-  l += pg_tcp(b + l, 2000 + host, 443, rnd(1u << 31), flags);
+  l += pg_tcp(b + l, 2000 + host, 443, pg_rnd(1u << 31), flags);
   memset(b + l, 0x63, n);
   return l + n;
 }
@@ -103,17 +96,17 @@ static size_t tcp6(uint8_t *b, unsigned host, unsigned flags, size_t n, int ext)
 static size_t packet(uint8_t *b, int kind) {
   static const unsigned vlan[] = {0x8100, 100}, qinq[] = {0x88a8, 300, 0x8100, 42};
   size_t n = 0, l;
-  uint32_t gre_src = v4(192, 0, 2, 1 + rnd(3)), gre_dst = v4(192, 0, 2, 100);
+  uint32_t gre_src = v4(192, 0, 2, 1 + pg_rnd(3)), gre_dst = v4(192, 0, 2, 100);
   switch (kind) {
   case 0: case 1: case 2: case 3: /* TCP over IPv4 */
     n = pg_eth(b, NULL, 0, 0x0800);
-    return n + tcp4(b + n, src4(), dst4(), flag_mix[rnd(11)], rnd(5) ? rnd(40) : 200 + rnd(1260), 40 + rnd(30));
+    return n + tcp4(b + n, src4(), dst4(), flag_mix[pg_rnd(11)], pg_rnd(5) ? pg_rnd(40) : 200 + pg_rnd(1260), 40 + pg_rnd(30));
   case 4: /* UDP */
     n = pg_eth(b, NULL, 0, 0x0800);
-    return n + udp4(b + n, src4(), v4(203, 0, 113, 53), 20 + rnd(480));
+    return n + udp4(b + n, src4(), v4(203, 0, 113, 53), 20 + pg_rnd(480));
   case 5: /* ICMP echo */
     n = pg_eth(b, NULL, 0, 0x0800);
-    n += pg_ipv4(b + n, 28 + 32, rnd(65536), 0, 128, 1, src4(), dst4());
+    n += pg_ipv4(b + n, 28 + 32, pg_rnd(65536), 0, 128, 1, src4(), dst4());
     memset(b + n, 0, 40);
     b[n] = 8;
     return n + 40;
@@ -126,8 +119,8 @@ static size_t packet(uint8_t *b, int kind) {
   case 8: { /* GRE (no options) carrying IPv4 TCP */
     n = pg_eth(b, NULL, 0, 0x0800);
     uint8_t inner[1600];
-    l = tcp4(inner, src4(), dst4(), flag_mix[rnd(11)], rnd(300), 50);
-    n += pg_ipv4(b + n, (unsigned)(20 + 4 + l), rnd(65536), 0x4000, 255, 47, gre_src, gre_dst);
+    l = tcp4(inner, src4(), dst4(), flag_mix[pg_rnd(11)], pg_rnd(300), 50);
+    n += pg_ipv4(b + n, (unsigned)(20 + 4 + l), pg_rnd(65536), 0x4000, 255, 47, gre_src, gre_dst);
     n += pg_put16(b + n, 0);
     n += pg_put16(b + n, 0x0800);
     memcpy(b + n, inner, l);
@@ -136,12 +129,12 @@ static size_t packet(uint8_t *b, int kind) {
   case 9: { /* GRE with key and sequence number carrying IPv6 TCP */
     n = pg_eth(b, NULL, 0, 0x0800);
     uint8_t inner[1600];
-    l = tcp6(inner, 1 + rnd(6), 0x02, 0, 0);
-    n += pg_ipv4(b + n, (unsigned)(20 + 12 + l), rnd(65536), 0, 250, 47, gre_src, gre_dst);
+    l = tcp6(inner, 1 + pg_rnd(6), 0x02, 0, 0);
+    n += pg_ipv4(b + n, (unsigned)(20 + 12 + l), pg_rnd(65536), 0, 250, 47, gre_src, gre_dst);
     n += pg_put16(b + n, 0x3000);
     n += pg_put16(b + n, 0x86dd);
     n += pg_put32(b + n, 77);
-    n += pg_put32(b + n, rnd(100000));
+    n += pg_put32(b + n, pg_rnd(100000));
     memcpy(b + n, inner, l);
     return n + l;
   }
@@ -150,7 +143,7 @@ static size_t packet(uint8_t *b, int kind) {
     uint8_t inner[1600];
     l = pg_eth(inner, NULL, 0, 0x0800);
     l += udp4(inner + l, src4(), dst4(), 30);
-    n += pg_ipv4(b + n, (unsigned)(20 + 4 + l), rnd(65536), 0, 255, 47, gre_src, gre_dst);
+    n += pg_ipv4(b + n, (unsigned)(20 + 4 + l), pg_rnd(65536), 0, 255, 47, gre_src, gre_dst);
     n += pg_put16(b + n, 0);
     n += pg_put16(b + n, 0x6558);
     memcpy(b + n, inner, l);
@@ -160,21 +153,21 @@ static size_t packet(uint8_t *b, int kind) {
     n = pg_eth(b, NULL, 0, 0x0800);
     uint8_t inner[1600];
     l = tcp4(inner, src4(), dst4(), 0x02, 0, 45);
-    n += pg_ipv4(b + n, (unsigned)(20 + l), rnd(65536), 0, 254, 4, gre_src, gre_dst);
+    n += pg_ipv4(b + n, (unsigned)(20 + l), pg_rnd(65536), 0, 254, 4, gre_src, gre_dst);
     memcpy(b + n, inner, l);
     return n + l;
   }
   case 12: { /* 6in4 */
     n = pg_eth(b, NULL, 0, 0x0800);
     uint8_t inner[1600];
-    l = tcp6(inner, 1 + rnd(6), 0x18, rnd(100), 0);
-    n += pg_ipv4(b + n, (unsigned)(20 + l), rnd(65536), 0, 253, 41, gre_src, gre_dst);
+    l = tcp6(inner, 1 + pg_rnd(6), 0x18, pg_rnd(100), 0);
+    n += pg_ipv4(b + n, (unsigned)(20 + l), pg_rnd(65536), 0, 253, 41, gre_src, gre_dst);
     memcpy(b + n, inner, l);
     return n + l;
   }
   case 13: /* IPv6 with extension headers */
     n = pg_eth(b, NULL, 0, 0x86dd);
-    return n + tcp6(b + n, 1 + rnd(8), flag_mix[rnd(11)], rnd(3) ? 0 : 100 + rnd(1000), 1);
+    return n + tcp6(b + n, 1 + pg_rnd(8), flag_mix[pg_rnd(11)], pg_rnd(3) ? 0 : 100 + pg_rnd(1000), 1);
   case 14: { /* ICMPv6 echo */
     uint8_t s[16], d[16];
     v6(s, 1, 9);
@@ -198,7 +191,7 @@ static size_t packet(uint8_t *b, int kind) {
 /* IPv4 UDP datagram in two fragments, or IPv6 UDP in two fragments (fragment header). */
 static void fragments(FILE *t, int64_t *ts, int ipv6) {
   uint8_t b[1600];
-  unsigned id = rnd(65536);
+  unsigned id = pg_rnd(65536);
   uint32_t s = src4(), d = v4(203, 0, 113, 9);
   for (int part = 0; part < 2; part++) {
     size_t n;
@@ -225,7 +218,7 @@ static void fragments(FILE *t, int64_t *ts, int ipv6) {
       memset(b + n, 0x65, part ? 100 : 800);
       n += part ? 100 : 800;
     }
-    *ts += 1000 + rnd(100000);
+    *ts += 1000 + pg_rnd(100000);
     pg_packet(t, *ts, b, n);
   }
 }
@@ -237,13 +230,13 @@ static int make_traffic(void) {
   int count = 0;
   uint8_t b[1600];
   for (int i = 0; i < 4000; i++) {
-    ts += 1 + rnd(3000000);
+    ts += 1 + pg_rnd(3000000);
     if (i % 97 == 0) {
       fragments(t, &ts, i % 2);
       count += 2;
       continue;
     }
-    int kind = rnd(16);
+    int kind = pg_rnd(16);
     size_t n = packet(b, kind);
     pg_packet(t, ts, b, n);
     count++;

@@ -6,19 +6,13 @@
  * largest packet), every key above N / capacity is present, and the directional counts add up;
  * a table that fills up part way through (its buckets built then) keeps counting exactly. */
 #include "check.h"
+#include "pcapgen.h"
 #include "topk.h"
 
 #include <stdlib.h>
 
 enum { KEYS = 5000 };
 static uint64_t truth_p[KEYS], truth_b[KEYS], rev[KEYS];
-static uint64_t rng = 88172645463325252u;
-static uint32_t rnd(uint32_t below) {
-  rng ^= rng << 13;
-  rng ^= rng >> 7;
-  rng ^= rng << 17;
-  return (uint32_t)(rng % below);
-}
 
 static void key_of(uint32_t k, uint8_t key[5]) {
   key[0] = 4;
@@ -43,7 +37,7 @@ static void t_exact(void) {
   memset(truth_p, 0, sizeof truth_p);
   memset(truth_b, 0, sizeof truth_b);
   memset(rev, 0, sizeof rev);
-  for (int i = 0; i < 10000; i++) add(t, rnd(50), 40 + rnd(1460));
+  for (int i = 0; i < 10000; i++) add(t, pg_rnd(50), 40 + pg_rnd(1460));
   CHECK(rt_topk_exact(t));
   CHECK_INT(rt_topk_total(t), 10000);
   const rt_topk_entry *top[64];
@@ -70,7 +64,7 @@ static void run_stream(int order, uint32_t cap) {
   uint64_t n = 0, maxlen = 0;
   uint32_t *stream = malloc(200000 * sizeof *stream);
   for (int i = 0; i < 200000; i++) /* 30 % to 8 heavy keys, the rest over thousands */
-    stream[n++] = rnd(10) < 3 ? rnd(8) : 8 + rnd(KEYS - 8);
+    stream[n++] = pg_rnd(10) < 3 ? pg_rnd(8) : 8 + pg_rnd(KEYS - 8);
   if (order == 1)
     for (uint64_t i = 0; i + 50 < n; i += 50)
       for (int j = 1; j < 50; j++) stream[i + (uint64_t)j] = stream[i];
@@ -83,7 +77,7 @@ static void run_stream(int order, uint32_t cap) {
     free(copy);
   }
   for (uint64_t i = 0; i < n; i++) {
-    uint64_t len = 40 + rnd(1460);
+    uint64_t len = 40 + pg_rnd(1460);
     if (len > maxlen) maxlen = len;
     add(t, stream[i], len);
   }
@@ -126,7 +120,7 @@ static void t_fills_up(void) {
   memset(truth_p, 0, sizeof truth_p);
   memset(truth_b, 0, sizeof truth_b);
   for (uint32_t k = 0; k < 50; k++) add(t, k, 100); /* full now */
-  for (int i = 0; i < 20000; i++) add(t, 1 + rnd(49), 100); /* key 0 stays the lightest */
+  for (int i = 0; i < 20000; i++) add(t, 1 + pg_rnd(49), 100); /* key 0 stays the lightest */
   CHECK(rt_topk_exact(t));
   const rt_topk_entry *top[50];
   CHECK_INT(rt_topk_top(t, top, 50), 50);

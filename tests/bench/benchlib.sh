@@ -1,4 +1,4 @@
-# Shared by the benchmark scripts (source it after setting `work`, a scratch directory).
+# Shell helpers of the benchmarks (run.sh, pcap.sh); they need $work, a scratch directory.
 
 # timed FILE COMMAND...: appends "wall_seconds peak_rss_kb" of one run of COMMAND to FILE.
 timed() {
