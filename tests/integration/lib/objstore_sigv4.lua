@@ -25,7 +25,8 @@ ok(got and got.bytes == tonumber(os.getenv("BIG_BYTES")) and got.packets > 0, "g
 -- range resume after a cut
 admin(A, "cut", '{"after": 300000}')
 got, err = store:fetch("big.pcap", OUT .. "/resumed.pcap")
-ok(got and got.bytes == tonumber(os.getenv("BIG_BYTES")), "get: cut after 300000 bytes, resumed with Range", err)
+ok(got and got.bytes == tonumber(os.getenv("BIG_BYTES")), "get: cut after 300000 bytes, resumed with Range",
+   err)
 ok(admin(A, "stats"):find('"206":1', 1, true), "get: the resume was one ranged request (206)")
 
 -- list with pagination (2500 keys: 3 pages)
@@ -65,7 +66,8 @@ ok(not list and err.s3_code == "SignatureDoesNotMatch" and err.code == "API_ERRO
 ok(not tostring(err):find("not-the-secret", 1, true), "wrong secret: the error does not show it")
 
 -- unknown key id
-local unknown = assert(bucket.open("s3://pcaps/caps", { access_key_id = "AKIDUNKNOWN", secret_access_key = "x" }))
+local unknown = assert(bucket.open("s3://pcaps/caps",
+                                   { access_key_id = "AKIDUNKNOWN", secret_access_key = "x" }))
 list, err = unknown:list()
 ok(not list and err.s3_code == "InvalidAccessKeyId", "unknown key id: InvalidAccessKeyId", err)
 
