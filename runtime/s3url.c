@@ -48,7 +48,7 @@ int rt_s3_query(char *out, size_t size, rt_s3param *params, int n) {
   size_t pos = 0;
   if (size == 0) return RT_ETOOBIG;
   out[0] = 0;
-  qsort(params, (size_t)n, sizeof *params, by_name);
+  if (n > 1) qsort(params, (size_t)n, sizeof *params, by_name);
   for (int i = 0; i < n; i++) {
     const char *v = params[i].value ? params[i].value : "";
     if ((i > 0 && put_char(out, size, &pos, '&')) ||
