@@ -68,7 +68,7 @@ fuzz: deps
 	./tests/fuzz/run.sh
 
 lint:
-	luacheck --std lua54 -q stdlib scripts tests/lua tests/bench bindings
+	luacheck --std lua54 -q stdlib scripts tests/lua tests/bench tests/integration/lib bindings
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz

@@ -66,7 +66,6 @@ static const luaL_Reg c_modules[] = {
   {"pcaprun.error", luaopen_pcaprun_error},
   {"pcaprun.log", luaopen_pcaprun_log},
   {"pcaprun.pcap", luaopen_pcaprun_pcap},
-  {"pcaprun.emulator", luaopen_pcaprun_emulator},
   {"pcaprun.cron", luaopen_pcaprun_cron},
   {"pcaprun.http", luaopen_pcaprun_http},
   {"pcaprun.fs", luaopen_pcaprun_fs},
@@ -102,6 +101,13 @@ int rt_host_open(rt_runtime *rt) {
   }
   lua_pop(L, 1);
   return 0;
+}
+
+void rt_host_preload(rt_runtime *rt, const char *name, lua_CFunction open) {
+  luaL_getsubtable(rt->L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+  lua_pushcfunction(rt->L, open);
+  lua_setfield(rt->L, -2, name);
+  lua_pop(rt->L, 1);
 }
 
 /* package.path gets the script's directory first, so a script's own modules sit beside it. */

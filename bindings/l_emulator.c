@@ -1,4 +1,5 @@
-/* pcaprun.emulator: the in-process emulator that --emulate starts, for rehearsals and tests. */
+/* pcaprun.emulator: the in-process emulator that --emulate starts, for rehearsals and tests.
+ * Part of the emulator's library (pcaprun_emu), not of the core: main.c preloads it. */
 #include "emu.h"
 #include "lbind.h"
 #include "lerr.h"
@@ -11,6 +12,13 @@ static emu_server *check_emulator(lua_State *L) {
   lua_pop(L, 1);
   if (!s) luaL_error(L, "no emulator is running (start pcaprun with --emulate)");
   return s;
+}
+
+void emu_lua_attach(lua_State *L, emu_server *s, const char *base_url) {
+  lua_pushlightuserdata(L, s);
+  lua_setfield(L, LUA_REGISTRYINDEX, "pcaprun.emulator");
+  lua_pushstring(L, base_url);
+  lua_setfield(L, LUA_REGISTRYINDEX, "pcaprun.emulator_url");
 }
 
 /* emulator.running() -> boolean. [-0, +1, -] */

@@ -28,7 +28,8 @@ static int l_mkdir(lua_State *L) {
   return 1;
 }
 
-/* fs.write(path, data) -> true | nil, message: atomically (PATH.tmp, fsync, rename). [-2, +1|2, m] */
+/* fs.write(path, data) -> true | nil, message: atomically (a new PATH.tmp.XXXXXXXX, fsync,
+ * rename; rt_write_atomic). [-2, +1|2, m] */
 static int l_write(lua_State *L) {
   const char *p = luaL_checkstring(L, 1);
   size_t len;

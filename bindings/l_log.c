@@ -1,6 +1,8 @@
-/* pcaprun.log: the runtime's logger for scripts (text or JSON lines on stderr). */
+/* pcaprun.log: the runtime's logger for scripts (text or JSON lines on stderr), and the
+ * redaction of URIs that logs and files must use. */
 #include "lbind.h"
 #include "log.h"
+#include "spec.h"
 #include <lauxlib.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,9 +50,24 @@ static int l_status(lua_State *L) {
   return 0;
 }
 
+/* log.redact(uri) -> uri with its userinfo and the values of secret-looking query parameters
+ * replaced by <redacted> (rt_spec_redact_secrets: the one redaction, C's and Lua's). [-1, +1, m] */
+static int l_redact(lua_State *L) {
+  size_t len;
+  const char *uri = luaL_checklstring(L, 1, &len);
+  luaL_Buffer b;
+  /* the redaction is never longer than the URI plus a marker per parameter */
+  size_t size = len + 10 * (len / 2 + 2) + 1;
+  char *out = luaL_buffinitsize(L, &b, size);
+  rt_spec_redact_secrets(uri, out, size);
+  luaL_pushresultsize(&b, strlen(out));
+  return 1;
+}
+
 int luaopen_pcaprun_log(lua_State *L) {
   static const luaL_Reg fns[] = {{"debug", l_debug}, {"info", l_info}, {"warn", l_warn},
-                                 {"error", l_error}, {"status", l_status}, {NULL, NULL}};
+                                 {"error", l_error}, {"status", l_status}, {"redact", l_redact},
+                                 {NULL, NULL}};
   luaL_newlib(L, fns);
   return 1;
 }

@@ -8,7 +8,6 @@
  * options) raises; operational failures return nil, err, where err.s3_code is the store's error
  * code when it gave one. Under --emulate the emulator's S3 server is the default endpoint, with
  * its keys. Stack effects: [-pop, +push, x]; "y" marks functions that park the calling task. */
-#include "emu.h"
 #include "err.h"
 #include "lbind.h"
 #include "lerr.h"
@@ -77,13 +76,10 @@ static int l_open(lua_State *L) {
     o.endpoint = str_opt(L, 2, "endpoint");
     o.profile = str_opt(L, 2, "profile");
   }
-  lua_getfield(L, LUA_REGISTRYINDEX, "pcaprun.emulator");
-  emu_server *emu = lua_touserdata(L, -1);
-  lua_pop(L, 1);
-  if (emu) {
-    o.default_endpoint = emu_s3_url(emu);
-    emu_s3_keys(emu, &o.default_key_id, &o.default_secret);
-  }
+  rt_runtime *rt = rt_from_lua(L);
+  o.default_endpoint = rt->s3_endpoint;
+  o.default_key_id = rt->s3_key_id;
+  o.default_secret = rt->s3_secret;
   l_store *s = lua_newuserdatauv(L, sizeof *s, 0);
   s->b = NULL;
   luaL_setmetatable(L, STORE_MT);

@@ -376,7 +376,9 @@ static int push_capture_list(lua_State *L, rt_call *c) {
   json_array_foreach(c->result, i, item) {
     const char *id = json_string_value(json_object_get(item, "id"));
     rt_capture *cap = id ? rt_capture_find(c->acct, id) : NULL;
-    if (cap) caps[n++] = cap; /* malformed entries are skipped */
+    size_t k = 0;
+    while (k < n && caps[k] != cap) k++;
+    if (cap && k == n) caps[n++] = cap; /* malformed entries are skipped, an id listed twice is one */
   }
   qsort(caps, n, sizeof *caps, newest_first); /* runtime/API.md#12-unknowns U15: the order is not documented */
   lua_createtable(L, (int)n, 0);

@@ -19,7 +19,6 @@ int luaopen_pcaprun_task(lua_State *L);
 int luaopen_pcaprun_error(lua_State *L);
 int luaopen_pcaprun_log(lua_State *L);
 int luaopen_pcaprun_pcap(lua_State *L);
-int luaopen_pcaprun_emulator(lua_State *L);
 int luaopen_pcaprun_cron(lua_State *L);
 int luaopen_pcaprun_http(lua_State *L);
 int luaopen_pcaprun_fs(lua_State *L);
@@ -29,6 +28,9 @@ int luaopen_pcaprun_pcapfile(lua_State *L);
 
 /* Creates the Lua state for rt (allocator, libraries, preloaded modules). Returns 0 or RT_ENOMEM. */
 int rt_host_open(rt_runtime *rt);
+/* Makes a C module from outside the core requirable (package.preload): the executable adds the
+ * emulator's binding this way, so the core does not depend on the emulator. */
+void rt_host_preload(rt_runtime *rt, const char *name, lua_CFunction open);
 /* Loads the script (path, or `chunk` when path is NULL) with its arguments and starts it as the
  * main task. Returns 0, or RT_EINVAL after printing the load error. */
 int rt_host_start(rt_runtime *rt, const char *path, const char *chunk, int argc, char **argv);

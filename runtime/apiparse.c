@@ -175,6 +175,12 @@ int rt_time_parse(const char *s, double *epoch) {
 }
 
 void rt_time_format(double epoch, char *buf, size_t size) {
+  /* years 1..9999 only: anything else (NaN, a hostile journal row) is not a time, and would
+   * overflow the conversions below */
+  if (!(epoch >= -62135596800.0 && epoch < 253402300800.0)) {
+    snprintf(buf, size, "(not a time)");
+    return;
+  }
   time_t secs = (time_t)floor(epoch);
   long usec = (long)((epoch - (double)secs) * 1e6 + 0.5);
   if (usec >= 1000000) { secs++; usec -= 1000000; }

@@ -53,7 +53,7 @@ int rt_id_valid(const char *id);
 /* RFC 3339 ("2026-11-26T17:29:20.641845Z", or with a ±hh:mm offset) -> epoch seconds.
  * Returns 0 or RT_EINVAL. */
 int rt_time_parse(const char *s, double *epoch);
-/* Epoch seconds -> "2026-11-26T17:29:20.641845Z". */
+/* Epoch seconds -> "2026-11-26T17:29:20.641845Z"; "(not a time)" outside years 1..9999. */
 void rt_time_format(double epoch, char *buf, size_t size);
 
 #endif

@@ -1,11 +1,13 @@
-/* Durable file operations. */
+/* Durable file operations, opened safely (rt_open_write). */
 #include "fsutil.h"
 #include "err.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -41,6 +43,42 @@ int rt_fsync_parent(const char *path) {
   return rc;
 }
 
+/* A regular file of ours with one link: not a fifo or device, not someone else's file, not a
+ * hard link to a file elsewhere. */
+static int ours(int fd) {
+  struct stat st;
+  if (fstat(fd, &st) != 0) return 0;
+  if (S_ISREG(st.st_mode) && st.st_uid == geteuid() && st.st_nlink == 1) return 1;
+  errno = EPERM;
+  return 0;
+}
+
+int rt_open_write(const char *path, int how, int mode, char *tmp, size_t tmpsize) {
+  if (how == RT_OPEN_RESUME) {
+    int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, mode);
+    if (fd < 0) return RT_EIO;
+    if (!ours(fd) || fcntl(fd, F_SETFL, 0) != 0) { /* O_NONBLOCK: a planted fifo does not hang */
+      int saved = errno;
+      close(fd);
+      errno = saved;
+      return RT_EIO;
+    }
+    return fd;
+  }
+  for (int tries = 0; tries < 16; tries++) {
+    uint32_t r = 0;
+    if (getrandom(&r, sizeof r, 0) != (ssize_t)sizeof r) r ^= (uint32_t)getpid() * 2654435761u + (uint32_t)tries;
+    if (snprintf(tmp, tmpsize, "%s.tmp.%08x", path, (unsigned)r) >= (int)tmpsize) {
+      errno = ENAMETOOLONG;
+      return RT_EIO;
+    }
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+    if (fd >= 0) return fd;
+    if (errno != EEXIST) return RT_EIO;
+  }
+  return RT_EIO; /* errno EEXIST: someone keeps taking the names */
+}
+
 static int write_all(int fd, const void *data, size_t len) {
   const char *p = data;
   while (len > 0) {
@@ -53,12 +91,12 @@ static int write_all(int fd, const void *data, size_t len) {
   return 0;
 }
 
-/* Writes through fill(fd) into PATH.tmp, then syncs and renames. */
+/* Writes through fill(fd) into a new temporary beside path, then syncs and renames. */
 static int atomic_with(const char *path, int mode, int (*fill)(int fd, const void *arg, size_t len),
                        const void *arg, size_t len) {
   char tmp[PATH_MAX];
-  if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp || rt_mkdir_parents(path)) return RT_EIO;
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  if (rt_mkdir_parents(path)) return RT_EIO;
+  int fd = rt_open_write(path, RT_OPEN_TEMP, mode, tmp, sizeof tmp);
   if (fd < 0) return RT_EIO;
   int rc = fill(fd, arg, len);
   if (rc == 0 && fsync(fd) != 0) rc = RT_EIO;

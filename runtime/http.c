@@ -2,12 +2,16 @@
 #include "http.h"
 #include "err.h"
 #include "log.h"
+#include "spec.h"
+#include <arpa/inet.h>
 #include <ctype.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 
 #define EASY_POOL 16 /* idle easy handles kept for reuse */
 
@@ -19,6 +23,7 @@ struct rt_http {
   CURL *pool[EASY_POOL];
   int npool;
   int closing;
+  int poll_errno;          /* the socket error behind a poll failure being handled, or 0 */
   rt_http_stats stats;
 };
 
@@ -36,11 +41,17 @@ static void on_poll(uv_poll_t *p, int status, int events) {
   sockctx *c = p->data;
   rt_http *h = c->h;
   int flags = 0, running;
-  if (status < 0) flags = CURL_CSELECT_ERR;
+  if (status < 0) { /* libuv says only "error": the socket knows which (a reset, mostly) */
+    int err = 0;
+    socklen_t len = sizeof err;
+    flags = CURL_CSELECT_ERR;
+    if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0) h->poll_errno = err;
+  }
   if (events & UV_READABLE) flags |= CURL_CSELECT_IN;
   if (events & UV_WRITABLE) flags |= CURL_CSELECT_OUT;
   curl_multi_socket_action(h->multi, c->fd, flags, &running);
   check_done(h);
+  h->poll_errno = 0;
 }
 
 static int socket_cb(CURL *e, curl_socket_t s, int action, void *userp, void *socketp) {
@@ -85,6 +96,23 @@ static int timer_cb(CURLM *m, long timeout_ms, void *userp) {
   return 0;
 }
 
+/* Rewrites the message of a failed transfer where libcurl's own misleads: an oversized response
+ * header is CURLE_OUT_OF_MEMORY ("Out of memory") in libcurl 7.88, and a connection the server
+ * reset while libuv polled it is "select/poll returned error". The words a user can act on are
+ * decided here, beside the transport, and land in errbuf, which callers show. */
+static void describe_failure(rt_http_req *r, CURLcode res, int poll_errno) {
+  if (res == CURLE_OK) return;
+  if (res == CURLE_OUT_OF_MEMORY && !r->abort_rc)
+    snprintf(r->errbuf, sizeof r->errbuf, "response header too large (libcurl takes at most "
+             "100 KiB of them)");
+  else if (poll_errno == ECONNRESET || strstr(r->errbuf, "Connection reset by peer"))
+    snprintf(r->errbuf, sizeof r->errbuf, "connection reset by the server");
+  else if (poll_errno)
+    snprintf(r->errbuf, sizeof r->errbuf, "connection failed: %s", strerror(poll_errno));
+  else if (res == CURLE_GOT_NOTHING)
+    snprintf(r->errbuf, sizeof r->errbuf, "the server closed the connection without an answer");
+}
+
 /* Reads finished transfers. Everything is copied out of the message before the handle is
  * removed (which invalidates it); then `done` runs, which may start new transfers. */
 static void check_done(rt_http *h) {
@@ -103,6 +131,7 @@ static void check_done(rt_http *h) {
     curl_easy_getinfo(e, CURLINFO_NUM_CONNECTS, &conns);
     curl_multi_remove_handle(h->multi, e);
     r->curl_code = res;
+    describe_failure(r, res, h->poll_errno);
     r->new_connections = conns;
     h->stats.connections += (uint64_t)conns;
     if (ra > 0) r->retry_after = (double)ra;
@@ -285,6 +314,10 @@ int rt_http_start(rt_http *h, rt_http_req *r) {
   curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+  /* Plain http never goes through a proxy (http_proxy, HTTP_PROXY, ALL_PROXY): the proxy would
+   * read the request, Authorization header and all. "" overrides the environment. https keeps
+   * the proxies the environment sets: they only tunnel encrypted bytes. */
+  if (strncasecmp(r->url, "http://", 7) == 0) curl_easy_setopt(e, CURLOPT_PROXY, "");
   curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
   curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
   curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
@@ -360,24 +393,38 @@ void rt_http_req_free(rt_http_req *r) {
 
 void rt_http_get_stats(rt_http *h, rt_http_stats *s) { *s = h->stats; }
 
-int rt_http_check_secure_url(const char *url, char *host, size_t hostlen, char *err, size_t errlen) {
+/* Plain http goes only where nobody else can listen: a literal loopback address (127.0.0.0/8 as a
+ * dotted quad, [::1]) or the name localhost, which libcurl resolves to loopback itself. A name is
+ * not looked at further: 127.example.test may resolve anywhere. */
+static int loopback_host(const char *h) {
+  struct in_addr a;
+  if (strcasecmp(h, "localhost") == 0 || strcmp(h, "[::1]") == 0) return 1;
+  return inet_pton(AF_INET, h, &a) == 1 && (ntohl(a.s_addr) >> 24) == 127;
+}
+
+int rt_http_check_secure_url(const char *url, const char *what, char *host, size_t hostlen, char *err,
+                             size_t errlen) {
   CURLU *u = curl_url();
-  char *scheme = NULL, *h = NULL;
+  char *scheme = NULL, *h = NULL, *user = NULL, shown[256];
   int rc = RT_EINVAL;
+  rt_spec_redact_secrets(url, shown, sizeof shown);
   if (!u || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
       curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
       curl_url_get(u, CURLUPART_HOST, &h, 0) != CURLUE_OK) {
-    snprintf(err, errlen, "'%s' is not a valid URL", url);
-  } else if (strcmp(scheme, "https") != 0 &&
-             !(strcmp(scheme, "http") == 0 && (strcmp(h, "localhost") == 0 ||
-               strncmp(h, "127.", 4) == 0 || strcmp(h, "[::1]") == 0))) {
-    snprintf(err, errlen, "'%s' must use https (http is allowed only for loopback)", url);
+    snprintf(err, errlen, "%s '%s' is not a valid URL", what, shown);
+  } else if (curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK) {
+    snprintf(err, errlen, "%s '%s' must not hold a user name or password (credentials are given "
+             "separately)", what, shown);
+  } else if (strcmp(scheme, "https") != 0 && !(strcmp(scheme, "http") == 0 && loopback_host(h))) {
+    snprintf(err, errlen, "%s must use https (http is allowed only for loopback: 127.x.y.z, [::1], "
+             "localhost), got '%s'", what, shown);
   } else {
     snprintf(host, hostlen, "%s", h);
     rc = 0;
   }
   curl_free(scheme);
   curl_free(h);
+  curl_free(user);
   curl_url_cleanup(u);
   return rc;
 }

@@ -87,10 +87,13 @@ void rt_http_cancel(rt_http_req *r);
 /* Frees everything the request owns (cancels it first). */
 void rt_http_req_free(rt_http_req *r);
 
-/* Is url fit to carry credentials: https, or http to a loopback address (an emulator or a test
- * server), so that a secret never crosses a network in the clear? Returns 0 and the host name in
- * host, or RT_EINVAL with a message. */
-int rt_http_check_secure_url(const char *url, char *host, size_t hostlen, char *err, size_t errlen);
+/* Is url fit to carry credentials: https, or http to a literal loopback address or localhost (an
+ * emulator, a test server), with no user name or password in it, so that a secret never crosses a
+ * network in the clear (plain http never goes through a proxy either)? Returns 0 and the host
+ * name in host, or RT_EINVAL with a message naming the URL as `what` ("base URL") with its secrets
+ * redacted. */
+int rt_http_check_secure_url(const char *url, const char *what, char *host, size_t hostlen, char *err,
+                             size_t errlen);
 
 /* Counters, for tests and benchmarks. */
 typedef struct rt_http_stats {

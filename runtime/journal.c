@@ -7,6 +7,7 @@
 #include "journal_internal.h"
 #include "log.h"
 #include "spec.h"
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -290,21 +291,69 @@ static void prune(rt_journal *j) {
   if (exec_sql(j, text) && !sqlite3_get_autocommit(j->db)) exec_sql(j, "ROLLBACK");
 }
 
-static int user_version(rt_journal *j) {
+/* The journal's mark in the SQLite header ("PCRU"): a database with another application_id, or
+ * with tables and none, is not ours and is never changed. */
+#define APPLICATION_ID 0x50435255
+
+static const char our_tables[] =
+  "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN"
+  " ('accounts', 'intents', 'captures', 'downloads', 'slots', 'kv')";
+
+/* What a file holds, read without writing anything. */
+typedef struct kind {
+  int app, version, tables, ours; /* application_id, user_version, tables, ours of them */
+} kind;
+
+static int int_query(rt_journal *j, const char *text, int *out) {
   sqlite3_stmt *st;
-  int v = -1;
-  if (sqlite3_prepare_v2(j->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK) return -1;
-  if (sqlite3_step(st) == SQLITE_ROW) v = sqlite3_column_int(st, 0);
+  if (sqlite3_prepare_v2(j->db, text, -1, &st, NULL) != SQLITE_OK) return RT_EIO;
+  int rc = sqlite3_step(st) == SQLITE_ROW ? 0 : RT_EIO;
+  if (rc == 0) *out = sqlite3_column_int(st, 0);
   sqlite3_finalize(st);
-  return v;
+  return rc;
 }
 
-/* Brings a journal of format 1 (or a new, empty one) to the current format, in one transaction
- * that another process making or migrating the same journal waits for. */
+/* Reads the four in one snapshot (a transaction of its own unless one is open: another process
+ * may be making this very journal meanwhile). Returns 0, or RT_EINVAL (not an SQLite database) /
+ * RT_EIO (cannot be read) with a message in err. */
+static int identify(rt_journal *j, kind *k, char *err, size_t errlen) {
+  int own = sqlite3_get_autocommit(j->db);
+  int rc = own ? exec_sql(j, "BEGIN") : 0;
+  if (rc == 0)
+    rc = int_query(j, "PRAGMA application_id", &k->app) || int_query(j, "PRAGMA user_version", &k->version) ||
+                 int_query(j, "SELECT count(*) FROM sqlite_master WHERE type = 'table'", &k->tables) ||
+                 int_query(j, our_tables, &k->ours)
+             ? RT_EIO : 0;
+  if (rc) {
+    int notadb = sqlite3_errcode(j->db) == SQLITE_NOTADB;
+    snprintf(err, errlen, notadb ? "%s is not a pcaprun journal (not an SQLite database)"
+             : "cannot read the journal %s: %s", j->path, sqlite3_errmsg(j->db));
+    rc = notadb ? RT_EINVAL : RT_EIO;
+  }
+  if (own && !sqlite3_get_autocommit(j->db)) exec_sql(j, rc ? "ROLLBACK" : "COMMIT");
+  return rc;
+}
+
+static int is_empty(const kind *k) { return k->app == 0 && k->version == 0 && k->tables == 0; }
+
+/* Ours: our application_id, or (a journal made before it was set) one of our formats and our
+ * tables. */
+static int is_ours(const kind *k) {
+  return k->app == APPLICATION_ID ||
+         (k->app == 0 && k->version >= 1 && k->version <= RT_JOURNAL_VERSION && k->ours == 6);
+}
+
+static int user_version(rt_journal *j) {
+  int v = -1;
+  return int_query(j, "PRAGMA user_version", &v) ? -1 : v;
+}
+
+/* Brings a new, empty journal (from 0) or one of format 1 to the current format, marked as ours,
+ * in one transaction that another process making or migrating the same journal waits for. */
 static int upgrade(rt_journal *j, int from) {
-  char text[sizeof schema + sizeof schema_budget + sizeof migrate_1_2 + 64];
-  snprintf(text, sizeof text, "%s %s PRAGMA user_version=%d;", from == 0 ? schema : migrate_1_2, schema_budget,
-           RT_JOURNAL_VERSION);
+  char text[sizeof schema + sizeof schema_budget + sizeof migrate_1_2 + 96];
+  snprintf(text, sizeof text, "%s %s PRAGMA user_version=%d; PRAGMA application_id=%d;",
+           from == 0 ? schema : migrate_1_2, schema_budget, RT_JOURNAL_VERSION, APPLICATION_ID);
   int rc = exec_sql(j, "BEGIN IMMEDIATE");
   if (rc == 0 && user_version(j) == from) rc = exec_sql(j, text);
   if (rc == 0) rc = exec_sql(j, "COMMIT");
@@ -312,30 +361,53 @@ static int upgrade(rt_journal *j, int from) {
   return rc;
 }
 
+/* Refuses what this pcaprun cannot use, saying what it is. */
+static int refuse(rt_journal *j, const kind *k, int readonly, char *err, size_t errlen) {
+  if (is_ours(k) && k->version > RT_JOURNAL_VERSION)
+    snprintf(err, errlen, "%s is a journal of a newer pcaprun (format %d; this one reads %d)", j->path,
+             k->version, RT_JOURNAL_VERSION);
+  else if (is_ours(k) && readonly)
+    snprintf(err, errlen, "%s is a journal of an older pcaprun (format %d); open it once without "
+             "--read-only to upgrade it", j->path, k->version);
+  else if (is_ours(k))
+    snprintf(err, errlen, "%s is a journal of an older pcaprun (format %d; this one reads %d)", j->path,
+             k->version, RT_JOURNAL_VERSION);
+  else if (is_empty(k))
+    snprintf(err, errlen, "%s is not a pcaprun journal (it is empty)", j->path);
+  else
+    snprintf(err, errlen, "%s is not a pcaprun journal but another application's SQLite database; "
+             "it was left as it is (give --journal a new file)", j->path);
+  return RT_EINVAL;
+}
+
+/* What the file is, before anything is written to it: an empty file becomes a new journal, a
+ * journal of ours is used (upgraded from an older format first), anything else (another
+ * application's database, a newer format) is refused and left byte for byte as it was — no
+ * table, no WAL, no mode change. */
 static int setup(rt_journal *j, int readonly, char *err, size_t errlen) {
+  kind k = {0};
   sqlite3_busy_timeout(j->db, BUSY_TIMEOUT_MS);
+  int rc = identify(j, &k, err, errlen);
+  if (rc) return rc;
+  int fresh = !readonly && is_empty(&k);
+  if (!fresh && (!is_ours(&k) || k.version > RT_JOURNAL_VERSION || (readonly && k.version < RT_JOURNAL_VERSION)))
+    return refuse(j, &k, readonly, err, errlen);
   if (!readonly && (exec_patient(j, "PRAGMA journal_mode=WAL") || exec_sql(j, "PRAGMA synchronous=NORMAL"))) {
     snprintf(err, errlen, "cannot use %s as a journal: %s", j->path, sqlite3_errmsg(j->db));
     return RT_EIO;
   }
-  int v = user_version(j);
-  if (!readonly && (v == 0 || v == 1) && v < RT_JOURNAL_VERSION) {
-    if (upgrade(j, v)) {
-      snprintf(err, errlen, "cannot %s the journal %s: %s", v ? "upgrade" : "create", j->path, sqlite3_errmsg(j->db));
+  if (!readonly && k.version < RT_JOURNAL_VERSION) { /* new or older: made or migrated here, or meanwhile */
+    if (upgrade(j, k.version)) {
+      snprintf(err, errlen, "cannot %s the journal %s: %s", k.version ? "upgrade" : "create", j->path,
+               sqlite3_errmsg(j->db));
       return RT_EIO;
     }
-    v = user_version(j);
-  }
-  if (v != RT_JOURNAL_VERSION) {
-    if (v > RT_JOURNAL_VERSION)
-      snprintf(err, errlen, "%s is a journal of a newer pcaprun (format %d; this one reads %d)", j->path, v,
-               RT_JOURNAL_VERSION);
-    else if (v == 1)
-      snprintf(err, errlen, "%s is a journal of an older pcaprun (format 1); open it once without "
-               "--read-only to upgrade it", j->path);
-    else
-      snprintf(err, errlen, "%s is not a pcaprun journal", j->path);
-    return RT_EINVAL;
+    if ((rc = identify(j, &k, err, errlen))) return rc;
+    if (!is_ours(&k) || k.version != RT_JOURNAL_VERSION) return refuse(j, &k, readonly, err, errlen);
+  } else if (!readonly && k.app == 0) { /* a journal from before the mark: give it the mark */
+    char mark[64];
+    snprintf(mark, sizeof mark, "PRAGMA application_id=%d", APPLICATION_ID);
+    exec_sql(j, mark);
   }
   for (int i = 0; i < JS_COUNT; i++)
     if (sqlite3_prepare_v3(j->db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, &j->st[i], NULL) != SQLITE_OK) {
@@ -347,6 +419,24 @@ static int setup(rt_journal *j, int readonly, char *err, size_t errlen) {
     prune(j);
   }
   return 0;
+}
+
+/* A reader that may not write beside the journal cannot make the -shm file SQLite wants for a
+ * WAL database: it reads the file as it is (immutable), which is all of it when no -wal file
+ * holds changes not yet in it. */
+static int open_immutable(rt_journal *j) {
+  char side[4096], uri[3 * 4096 + 32];
+  struct stat st;
+  snprintf(side, sizeof side, "%s-wal", j->path);
+  if (stat(side, &st) == 0 && st.st_size > 0) return RT_EIO;
+  size_t n = (size_t)snprintf(uri, sizeof uri, "file:");
+  for (const unsigned char *p = (const unsigned char *)j->path; *p && n + 4 < sizeof uri; p++)
+    n += (size_t)(isalnum(*p) || strchr("/-._~", *p) ? snprintf(uri + n, sizeof uri - n, "%c", *p)
+                                                     : snprintf(uri + n, sizeof uri - n, "%%%02X", *p));
+  snprintf(uri + n, sizeof uri - n, "?immutable=1");
+  sqlite3_close(j->db);
+  j->db = NULL;
+  return sqlite3_open_v2(uri, &j->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL) == SQLITE_OK ? 0 : RT_EIO;
 }
 
 int rt_journal_open(const char *path, int readonly, rt_journal **out, char *err, size_t errlen) {
@@ -377,7 +467,9 @@ int rt_journal_open(const char *path, int readonly, rt_journal **out, char *err,
     snprintf(err, errlen, "cannot open the journal %s: %s", path, j->db ? sqlite3_errmsg(j->db) : "out of memory");
     goto fail;
   }
-  if ((rc = setup(j, readonly, err, errlen)) == 0) {
+  rc = setup(j, readonly, err, errlen);
+  if (rc == RT_EIO && readonly && open_immutable(j) == 0) rc = setup(j, readonly, err, errlen);
+  if (rc == 0) {
     *out = j;
     return 0;
   }

@@ -48,8 +48,10 @@
 #define RT_JOURNAL_MAX_ADOPT 16
 
 /* Opens the journal at path, creating it (mode 0600, and the directories above it) unless
- * readonly; a readonly open changes nothing. Returns 0, or RT_EIO / RT_EINVAL (not a journal, or
- * one of a newer format) with a message in err. */
+ * readonly; a readonly open changes nothing (and reads a journal it may not write beside). A
+ * file that is not a journal of this format (another application's SQLite database) is refused
+ * before anything is written to it. Returns 0, or RT_EIO / RT_EINVAL (not a journal, or one of
+ * another format) with a message in err. */
 int rt_journal_open(const char *path, int readonly, rt_journal **out, char *err, size_t errlen);
 void rt_journal_close(rt_journal *j);
 const char *rt_journal_path(const rt_journal *j);

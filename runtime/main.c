@@ -1,5 +1,5 @@
 /* pcaprun: command line, start-up and the orderly shutdown of the runtime. */
-#include "emu.h"
+#include "emu/emu.h"
 #include "err.h"
 #include "journal.h"
 #include "lbind.h"
@@ -8,7 +8,6 @@
 #include "pcaps.h"
 #include "progress.h"
 #include <jansson.h>
-#include <lauxlib.h>
 #include "rt.h"
 #include "scheduler.h"
 #include <errno.h>
@@ -199,11 +198,12 @@ static emu_server *start_emulator(rt_runtime *rt, const char *user_config) {
     fprintf(stderr, "pcaprun: cannot start the emulator: %s\n", url);
     return NULL;
   }
-  lua_State *L = rt->L;
-  lua_pushlightuserdata(L, emu);
-  lua_setfield(L, LUA_REGISTRYINDEX, "pcaprun.emulator");
-  lua_pushstring(L, url);
-  lua_setfield(L, LUA_REGISTRYINDEX, "pcaprun.emulator_url");
+  emu_lua_attach(rt->L, emu, url);
+  if (emu_exposed(emu))
+    rt_log(RT_LOG_WARN, "emulator", "the emulator listens off loopback (allow_remote): anyone who can reach "
+           "this machine can use it; its admin endpoints need PCAPRUN_EMULATOR_ADMIN_TOKEN", "url", url, NULL);
+  rt->s3_endpoint = emu_s3_url(emu); /* buckets are read through the emulator's S3 API */
+  emu_s3_keys(emu, &rt->s3_key_id, &rt->s3_secret);
   rt_log(RT_LOG_INFO, "emulator", "emulator started", "url", url, "buckets", emu_bucket_dir(emu),
          "s3", emu_s3_url(emu), NULL);
   return emu;
@@ -253,6 +253,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "pcaprun: out of memory\n");
     return 1;
   }
+  rt_host_preload(&rt, "pcaprun.emulator", luaopen_pcaprun_emulator);
   uv_timer_t progress;
   rt_progress_start(&rt, &progress);
   emu_server *emu = NULL;

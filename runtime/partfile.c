@@ -3,7 +3,6 @@
 #include "err.h"
 #include "fsutil.h"
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +29,8 @@ int rt_partfile_open(rt_partfile *f, const char *path, int pcap, int resume) {
   if (!f->path || !f->part) return RT_ENOMEM;
   snprintf(f->part, n, "%s.part", path);
   f->pcap = pcap;
-  if (rt_mkdir_parents(path) || (f->fd = open(f->part, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) < 0)
+  /* never through a symlink, nor into a file that is not a regular one of ours */
+  if (rt_mkdir_parents(path) || (f->fd = rt_open_write(f->part, RT_OPEN_RESUME, 0644, NULL, 0)) < 0)
     return io_error(f, "create");
   struct stat st;
   f->offset = fstat(f->fd, &st) == 0 ? (uint64_t)st.st_size : 0;

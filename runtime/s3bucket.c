@@ -100,8 +100,8 @@ static int place(rt_s3bucket *b, const rt_s3opts *o, const uri_query *q, char *e
     b->path_style = 1;
   }
   char host[256], why[300];
-  if (rt_http_check_secure_url(ep, host, sizeof host, why, sizeof why))
-    return fail(err, errlen, RT_EINVAL, b->shown, "endpoint %s", why);
+  if (rt_http_check_secure_url(ep, "the endpoint", host, sizeof host, why, sizeof why))
+    return fail(err, errlen, RT_EINVAL, b->shown, "%s", why);
   size_t n = strlen(ep);
   while (n > 0 && ep[n - 1] == '/') n--;
   if (!(b->endpoint = strndup(ep, n))) return RT_ENOMEM;

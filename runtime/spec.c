@@ -311,30 +311,72 @@ char *rt_spec_redact_destination(const char *uri, char *buf, size_t size) {
   return buf;
 }
 
+/* Does a query parameter's name (percent-decoded, any case) suggest a secret? */
 static int secret_param(const char *name, size_t len) {
-  static const char *const words[] = {"key", "secret", "token"};
-  for (size_t w = 0; w < 3; w++) {
+  static const char *const words[] = {"key", "secret", "token", "pass", "sig", "credential",
+                                      "session", "auth"};
+  char plain[128];
+  size_t n = 0;
+  for (size_t i = 0; i < len && n < sizeof plain; i++) {
+    if (name[i] == '%' && i + 2 < len && isxdigit((unsigned char)name[i + 1]) &&
+        isxdigit((unsigned char)name[i + 2])) {
+      char hex[3] = {name[i + 1], name[i + 2], 0};
+      plain[n++] = (char)strtol(hex, NULL, 16);
+      i += 2;
+    } else {
+      plain[n++] = name[i];
+    }
+  }
+  for (size_t w = 0; w < sizeof words / sizeof words[0]; w++) {
     size_t wl = strlen(words[w]);
-    for (size_t i = 0; i + wl <= len; i++)
-      if (strncasecmp(name + i, words[w], wl) == 0) return 1;
+    for (size_t i = 0; i + wl <= n; i++)
+      if (strncasecmp(plain + i, words[w], wl) == 0) return 1;
   }
   return 0;
 }
 
+/* Appends len bytes of s to buf (n used), as many as fit. Returns the new length. */
+static size_t append(char *buf, size_t size, size_t n, const char *s, size_t len) {
+  if (n + 1 >= size) return n;
+  if (len > size - n - 1) len = size - n - 1;
+  memcpy(buf + n, s, len);
+  buf[n + len] = 0;
+  return n + len;
+}
+
 char *rt_spec_redact_secrets(const char *uri, char *buf, size_t size) {
+  static const char hidden[] = "<redacted>";
   if (!buf || size == 0) return buf;
   if (!uri) uri = "";
-  const char *q = strchr(uri, '?');
-  size_t n = (size_t)snprintf(buf, size, "%.*s", (int)(q ? (size_t)(q - uri + 1) : strlen(uri)), uri);
-  for (const char *p = q ? q + 1 : ""; *p && n < size;) {
-    size_t len = strcspn(p, "&");
+  buf[0] = 0;
+  size_t n = 0;
+  const char *p = uri, *authority = strstr(uri, "://");
+  if (authority) { /* scheme://user:password@host: the userinfo goes whole */
+    authority += 3;
+    const char *end = authority + strcspn(authority, "/?#"), *at = NULL;
+    for (const char *c = authority; c < end; c++)
+      if (*c == '@') at = c;
+    if (at) {
+      n = append(buf, size, n, uri, (size_t)(authority - uri));
+      n = append(buf, size, n, hidden, sizeof hidden - 1);
+      p = at;
+    }
+  }
+  size_t head = strcspn(p, "?#");
+  n = append(buf, size, n, p, head);
+  /* the query and the fragment, parameter by parameter */
+  for (p += head; *p;) {
+    n = append(buf, size, n, p, 1); /* '?', '&' or '#' */
+    p++;
+    size_t len = strcspn(p, "&#");
     const char *eq = memchr(p, '=', len);
-    if (eq && secret_param(p, (size_t)(eq - p)))
-      n += (size_t)snprintf(buf + n, size - n, "%.*s=<redacted>", (int)(eq - p), p);
-    else
-      n += (size_t)snprintf(buf + n, size - n, "%.*s", (int)len, p);
+    if (eq && secret_param(p, (size_t)(eq - p))) {
+      n = append(buf, size, n, p, (size_t)(eq - p) + 1);
+      n = append(buf, size, n, hidden, sizeof hidden - 1);
+    } else {
+      n = append(buf, size, n, p, len);
+    }
     p += len;
-    if (*p == '&' && n < size) n += (size_t)snprintf(buf + n, size - n, "&"), p++;
   }
   return buf;
 }

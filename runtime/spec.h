@@ -93,9 +93,12 @@ int rt_spec_check_destination(const char *uri, const char *field, rt_specerr *er
 /* Copies `uri` into buf with the query part replaced by "?<redacted>" (R2 URIs carry secrets,
  * runtime/API.md#8-buckets). Always NUL-terminates; returns buf. */
 char *rt_spec_redact_destination(const char *uri, char *buf, size_t size);
-/* uri with the values of query parameters whose names hold "key", "secret" or "token" (any
- * case) replaced by <redacted>: what tells destinations apart (bucket, path, region,
- * account-id) stays, credentials go. Cut to fit buf. Returns buf. */
+/* The one redaction of URIs, for C and Lua (log.redact, bucket.redact): uri with its userinfo
+ * (scheme://user:password@host) and the values of query (and fragment) parameters whose names
+ * hold "key", "secret", "token", "pass", "sig", "credential", "session" or "auth" (any case,
+ * percent-decoded) replaced by <redacted>. What tells destinations apart (bucket, path, region,
+ * account-id) stays, credentials go. Cut to fit buf (never in the middle of a secret, which is
+ * not copied at all). Returns buf. */
 char *rt_spec_redact_secrets(const char *uri, char *buf, size_t size);
 
 /* Frees what rt_spec_parse allocated and zeroes *s. Safe on a zeroed spec. */

@@ -40,9 +40,11 @@ function M.parse(uri)
   return { scheme = scheme, bucket = parts[1], path = table.concat(parts, "/", 2) }
 end
 
---- bucket.redact(uri) -> uri with credentials in its query (R2 keys) replaced by "REDACTED".
+--- bucket.redact(uri) -> uri with its credentials (userinfo, and query values named like keys,
+-- secrets, tokens, passwords, signatures, sessions) replaced by "<redacted>": log.redact, the
+-- runtime's own redaction, so Lua and C hide the same things.
 function M.redact(uri)
-  return (tostring(uri):gsub("([?&][%w_-]*[Kk][Ee][Yy][%w_-]*=)[^&]*", "%1REDACTED"))
+  return log.redact(tostring(uri))
 end
 
 --- bucket.object_uri(uri, id) -> where the capture's file lands, e.g.

@@ -424,6 +424,10 @@ end
 local function resume(c, t, p)
   if not p or p.fingerprint ~= t.fingerprint then return false end
   t.attempts, t.ids = p.attempts or 0, json.array(p.ids or {})
+  -- a full capture an interrupted run stopped early ended incomplete: the target starts afresh
+  -- with its next attempt (the stopped one stays among its ids)
+  t._after = t.type == "full" and (p.status == "stopped" or p.status == "preempted" or
+                                   (p.status == "canceled" and p.id)) and t.attempts or 0
   if DONE[p.status] then
     for _, f in ipairs(p.files or {}) do
       if not fs.check_pcap(c.dir .. "/" .. f.path) then return false end
@@ -471,7 +475,7 @@ local function capture_target(c, t)
     -- The journal knows each attempt that went out, also those a killed run never wrote down:
     -- the first one whose capture did not fail goes on under its intent (the runtime adopts
     -- what it made, or reconciles), else a new attempt.
-    local n = 1
+    local n = (t._after or 0) + 1
     while (journal.intent(intent_of(c, t, n)) or {}).status == "failed" do n = n + 1 end
     t.attempts = n - 1
   end

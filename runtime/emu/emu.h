@@ -32,6 +32,17 @@ char *emu_captures_text(emu_server *s);
 int emu_configure_json(emu_server *s, const char *json, char *err, size_t errlen);
 /* The directory that stands for buckets (full captures and ownership challenges land here). */
 const char *emu_bucket_dir(emu_server *s);
+/* 1 when it listens off loopback (config allow_remote): reachable from other machines. */
+int emu_exposed(emu_server *s);
+/* The admin token the emulator made up because it listens off loopback and none was given
+ * (config admin_token, PCAPRUN_EMULATOR_ADMIN_TOKEN), for its user to see once; else NULL. */
+const char *emu_made_admin_token(emu_server *s);
+
+/* The Lua module pcaprun.emulator (bindings/l_emulator.c, part of the emulator's library): the
+ * executable preloads it; emu_lua_attach tells it which emulator --emulate started. */
+struct lua_State;
+int luaopen_pcaprun_emulator(struct lua_State *L);
+void emu_lua_attach(struct lua_State *L, emu_server *s, const char *base_url);
 
 /* The S3 API over the bucket directory: its URL ("http://127.0.0.1:PORT"; buckets path style)
  * and the access key id and secret it accepts. */

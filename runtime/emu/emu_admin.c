@@ -1,4 +1,5 @@
-/* Introspection for tests and users, outside the API prefix, with no auth and no limits:
+/* Introspection for tests and users, outside the API prefix, with no limits (and no auth unless
+ * an admin token is set: emu_pipeline.c checks it before calling here):
  *   GET  /__admin/stats     counters (requests, faults, captures, buckets, violations)
  *   GET  /__admin/config    the running configuration
  *   POST /__admin/config    merge a JSON object into it

@@ -1,15 +1,13 @@
 /* Buckets (runtime/API.md#8-buckets, U7-U10): the bucket directory stands for the customer's buckets.
  * s3://demo/pcaps?region=x is <bucket_dir>/demo/pcaps. Ownership add writes a challenge file
- * there, validate checks what the client read back, and finished full captures are delivered
- * there as pcap_<id>.pcap. Handlers run under s->mu. */
+ * there and validate checks what the client read back (finished full captures are delivered
+ * there too: emu_deliver.c). Handlers run under s->mu. */
 #include "emu_internal.h"
-#include <errno.h>
+#include "fsutil.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 enum { B_PENDING, B_SUCCESS, B_FAILED };
 static const char *const bucket_status_names[] = {"pending", "success", "failed"};
@@ -47,32 +45,11 @@ int emu_bucket_path(const char *bucket_dir, const char *uri, char *out, size_t s
   return first ? RT_EINVAL : 0;
 }
 
-int emu_mkdir_p(char *path) {
-  for (char *p = path + 1; *p; p++)
-    if (*p == '/') {
-      *p = 0;
-      int rc = mkdir(path, 0755);
-      *p = '/';
-      if (rc != 0 && errno != EEXIST) return RT_EIO;
-    }
-  return mkdir(path, 0755) == 0 || errno == EEXIST ? 0 : RT_EIO;
-}
-
-/* Writes `data` to dir/name atomically (tmp + rename). */
-static int write_file(char *dir, const char *name, const char *data, size_t len) {
-  char path[PATH_MAX + 80], tmp[PATH_MAX + 96];
-  if (emu_mkdir_p(dir)) return RT_EIO;
-  snprintf(path, sizeof path, "%s/%s", dir, name);
-  snprintf(tmp, sizeof tmp, "%s.tmp", path);
-  FILE *f = fopen(tmp, "wb");
-  if (!f) return RT_EIO;
-  int bad = fwrite(data, 1, len, f) != len;
-  bad |= fclose(f) != 0;
-  if (bad || rename(tmp, path) != 0) {
-    unlink(tmp);
-    return RT_EIO;
-  }
-  return 0;
+/* Writes `data` to dir/name atomically, creating dir. */
+static int write_file(const char *dir, const char *name, const char *data, size_t len) {
+  char path[PATH_MAX + 80];
+  if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path) return RT_EIO;
+  return rt_write_atomic(path, data, len, 0644);
 }
 
 /* ---- records ---- */
@@ -311,80 +288,4 @@ void emu_op_own_delete(emu_server *s, const emu_request *q, emu_reply *r) {
     }
   }
   emu_reply_error(s, r, EMU_E_NOT_FOUND, "Bucket ownership not found");
-}
-
-/* ---- delivery of full captures ---- */
-
-typedef struct delivery {
-  char id[33], account[33];
-  emu_pcap_params p;
-  int files;
-} delivery;
-
-/* A capture taken on several servers lands as several files, pcap_<id>.pcap then
- * pcap_<id>_2.pcap ... (full_files): the packets shared out, their times interleaved. */
-static int write_capture_files(const emu_pcap_params *all, int files) {
-  int rc = 0;
-  for (int i = 0; i < files && rc == 0; i++) {
-    emu_pcap_params p = *all;
-    p.packets = all->packets / files + (i < all->packets % files);
-    p.seed = all->seed + (uint64_t)i;
-    if (i > 0 && snprintf(p.path, sizeof p.path, "%.*s_%d.pcap", (int)strlen(all->path) - 5, all->path, i + 1) >=
-                     (int)sizeof p.path)
-      return RT_EIO;
-    rc = emu_pcap_write(&p);
-  }
-  return rc;
-}
-
-/* Called by the ticker thread: finds finished full captures under the lock, writes their files
- * without it (they can be megabytes), then marks them delivered so they show success. */
-void emu_deliver_finished(emu_server *s) {
-  enum { BATCH = 8 };
-  delivery d[BATCH];
-  int n = 0;
-  char dir[PATH_MAX];
-  pthread_mutex_lock(&s->mu);
-  double now = emu_api_now(s);
-  RT_LIST_EACH(it, &s->captures) {
-    emu_capture *c = RT_CONTAINER(it, emu_capture, link);
-    if (n == BATCH || !emu_capture_needs_delivery(s, c, now)) continue;
-    delivery *x = &d[n++];
-    memset(x, 0, sizeof *x);
-    snprintf(x->id, sizeof x->id, "%s", c->id);
-    snprintf(x->account, sizeof x->account, "%s", c->account);
-    if (emu_bucket_path(s->bucket_dir, c->spec.destination_conf, dir, sizeof dir) != 0 ||
-        snprintf(x->p.path, sizeof x->p.path, "%s/pcap_%s.pcap", dir, c->id) >=
-            (int)sizeof x->p.path)
-      x->p.path[0] = 0;
-    x->p.link_type = s->cfg.link_type;
-    x->p.snaplen = 65535; /* full captures keep whole packets */
-    x->p.syn_flood = s->cfg.syn_flood;
-    x->p.packets = emu_capture_packets(c, c->t_done);
-    x->p.t_start = c->wall_submit;
-    x->p.t_span = c->t_conv_pending - c->t_running;
-    x->p.filter = c->spec.filter;
-    x->p.seed = c->seed;
-    x->files = s->cfg.full_files;
-  }
-  pthread_mutex_unlock(&s->mu);
-  for (int i = 0; i < n; i++) {
-    int rc = RT_EIO;
-    if (d[i].p.path[0]) {
-      char *slash = strrchr(d[i].p.path, '/');
-      *slash = 0;
-      rc = emu_mkdir_p(d[i].p.path);
-      *slash = '/';
-      if (rc == 0) rc = write_capture_files(&d[i].p, d[i].files);
-    }
-    pthread_mutex_lock(&s->mu);
-    emu_capture *c = emu_capture_find(s, d[i].account, d[i].id);
-    if (c && rc == 0) {
-      c->delivered = 1;
-      s->stats.files_delivered++;
-    } else if (c) {
-      c->will_fail = 2; /* could not write to the bucket */
-    }
-    pthread_mutex_unlock(&s->mu);
-  }
 }

@@ -123,7 +123,10 @@ void emu_op_list(emu_server *s, const emu_request *q, emu_reply *r) {
   for (rt_list *it = s->captures.prev; arr && it != &s->captures; it = it->prev) {
     emu_capture *c = RT_CONTAINER(it, emu_capture, link);
     if (strcasecmp(c->account, q->account) != 0) continue;
-    if (total++ < s->cfg.list_limit) json_array_append_new(arr, capture_json(s, c, now));
+    if (total++ >= s->cfg.list_limit) continue;
+    json_t *item = capture_json(s, c, now);
+    if (s->cfg.list_duplicates && item) json_array_append_new(arr, json_deep_copy(item));
+    json_array_append_new(arr, item);
   }
   json_t *info = NULL;
   if (s->cfg.result_info)
@@ -227,21 +230,6 @@ static int is_duplicate(emu_server *s, const emu_capture *created) {
       return 1;
   }
   return 0;
-}
-
-json_t *emu_parse_body(emu_server *s, const emu_request *q, emu_reply *r, int *empty) {
-  json_error_t jerr;
-  *empty = q->body_len == 0;
-  if (*empty) return NULL;
-  json_t *body = json_loadb(q->body, q->body_len, JSON_DECODE_ANY, &jerr);
-  if (!body) {
-    char msg[400];
-    snprintf(msg, sizeof msg, "%s: %s (line %d, column %d)",
-             s->cfg.errors[EMU_E_MALFORMED_JSON].message, jerr.text, jerr.line, jerr.column);
-    emu_reply_error(s, r, EMU_E_MALFORMED_JSON, msg);
-    emu_violation(s, EMU_V_INVALID);
-  }
-  return body;
 }
 
 void emu_op_create(emu_server *s, const emu_request *q, emu_reply *r) {

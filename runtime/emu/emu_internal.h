@@ -1,10 +1,15 @@
 /* Internals of the PCAPs API emulator, shared by its files:
  *   emu_config.c    configuration keys, defaults, JSON merge
- *   emu_util.c      random numbers, ids, clocks, timestamps, JSON envelopes
- *   emu_server.c    libmicrohttpd, request bodies, routing, auth, replies, start/stop
- *   emu_limits.c    per-account sample limit, full-capture concurrency, request budget
+ *   emu_util.c      random numbers, ids, clocks, timestamps, secret comparison
+ *   emu_clock.c     the API clock (time_scale), sleeping
+ *   emu_reply.c     JSON envelopes, error replies, request bodies, violation counters
+ *   emu_pipeline.c  one request without sockets: admin or routing, faults, auth, limits, operation
+ *   emu_server.c    libmicrohttpd: headers and bodies in, replies out (files, ranges); start/stop
+ *   emu_limits.c    per-account sample limit, request budget
+ *   emu_keyrecs.c   the limiters' records: hash table, least recently used forgotten first
  *   emu_captures.c  capture lifecycle and the five capture operations
- *   emu_buckets.c   bucket ownership operations, bucket paths, full-capture delivery
+ *   emu_buckets.c   bucket ownership operations, bucket paths
+ *   emu_deliver.c   full captures written into their buckets when they finish
  *   emu_pcap.c      synthetic pcap files that match a filter (libpcap)
  *   emu_fault.c     fault injection
  *   emu_admin.c     /__admin endpoints, stats
@@ -67,11 +72,14 @@ typedef struct emu_config {
   double time_scale;
   long long seed;
   char token[256], email[256], key[256], account_id[64];
+  int allow_remote;            /* listen may be other than loopback */
+  char admin_token[256];       /* required by the admin endpoints when set (always off loopback) */
   /* validation (server rules, runtime/API.md#12-unknowns) */
   int strict_keys, ipv4_only, filter_ranges, integers_only, accept_colo_alias;
   double max_time_limit_full;
   /* response shapes */
   int echo_colo, doc_keys, list_limit, null_empty_lists, result_info, complete_status;
+  int list_duplicates;         /* test knob: lists show each capture twice (a hostile API) */
   /* limits */
   int sample_limit, sample_scope, sample_window_type;
   double sample_window;
@@ -132,7 +140,11 @@ double emu_wall_now(void); /* seconds since the epoch */
 void emu_format_time(double wall, char out[40]);
 int emu_is_hex32(const char *s);
 
-/* v4 envelopes as malloc'd JSON text. `result` is stolen (NULL means JSON null). */
+/* Constant-time comparison of a secret with what a request sent (the time depends only on the
+ * length of `given`). */
+int emu_secret_equal(const char *given, const char *secret);
+
+/* v4 envelopes as malloc'd JSON text (emu_reply.c). `result` is stolen (NULL means JSON null). */
 char *emu_envelope_ok(json_t *result, json_t *result_info);
 /* A failure envelope with one error; `chain_code` > 0 adds an error_chain entry. */
 char *emu_envelope_err(int code, const char *message, int chain_code, const char *chain_message);
@@ -192,16 +204,24 @@ typedef struct emu_bucket {
   double t_valid;         /* API seconds */
 } emu_bucket;
 
-/* Per-key limiter state: keys "a:<account>" (sample limit by account), "c:<hash>" (credential). */
+/* Per-key limiter state (emu_keyrecs.c): keys "a:<account>" (sample limit by account),
+ * "s<cred>" (sample limit by credential), "c:<hash>" (a credential's request budget). */
 typedef struct emu_keyrec {
-  rt_list link;
+  rt_list lru;              /* most recently used first */
+  struct emu_keyrec *next;  /* hash chain */
+  uint64_t hash;
   char key[48];
   int has_simple;
-  double last_simple;     /* API seconds of the last accepted simple create */
-  double *ring;           /* request times (API seconds), capacity ring_cap */
-  int ring_cap, ring_head, ring_len;
+  double last_simple;       /* API seconds of the last accepted simple create */
+  double *ring;             /* request times (API seconds), grown up to quota */
+  int ring_cap, ring_head, ring_len, quota;
   double blocked_until;
 } emu_keyrec;
+
+enum {
+  EMU_KEYRECS_MAX = 4096,   /* records kept; past it the least recently used is forgotten */
+  EMU_KEYTAB_SIZE = 8192    /* hash slots (a power of two) */
+};
 
 struct emu_server {
   pthread_mutex_t mu;
@@ -209,10 +229,14 @@ struct emu_server {
   struct MHD_Daemon *mhd;
   char base_url[320], bucket_dir[PATH_MAX], data_dir[PATH_MAX];
   int own_bucket_dir;
+  int exposed, admin_token_made; /* listening off loopback; admin_token made up at start */
   emu_rng rng_ids, rng_faults, rng_fail;
   double real_base, api_base; /* API clock: api = api_base + (real - real_base) / time_scale */
   double started_mono;
-  rt_list captures, buckets, keyrecs; /* captures: oldest first */
+  rt_list captures, buckets; /* captures: oldest first */
+  rt_list keyrecs;            /* limiter records, most recently used first */
+  emu_keyrec *keytab[EMU_KEYTAB_SIZE];
+  int nkeyrecs;
   emu_stats stats;
   /* the ticker thread delivers full captures when they finish */
   pthread_t ticker;
@@ -224,6 +248,13 @@ struct emu_server {
   char s3_url[160], s3_key_id[128], s3_secret[128];
 };
 
+/* The server without its HTTP side (no socket, no delivery thread): its state, configuration and
+ * directories, ready for emu_handle. emu_start adds the rest; emu_stop frees either. Returns 0 or
+ * RT_E* with a message in err. The fuzz target tests/fuzz/fuzz_emu.c uses it alone. */
+int emu_server_new(const char *config_json, emu_server **out, char *err, size_t errlen);
+
+/* ---- the API clock (emu_clock.c) ---- */
+
 /* API clock (under mu). */
 double emu_api_now(emu_server *s);
 /* Seconds since the server started of an API instant (for the admin timeline). */
@@ -233,17 +264,22 @@ void emu_set_config(emu_server *s, const emu_config *c);
 /* Sleeps up to ms milliseconds, less when the server stops (takes and releases mu). */
 void emu_sleep_ms(emu_server *s, long ms);
 
-/* ---- requests and replies (emu_server.c) ---- */
+/* ---- the request pipeline (emu_pipeline.c) and replies (emu_reply.c) ---- */
 
 typedef struct emu_request {
-  emu_op op;
+  /* what the caller hands the pipeline (header values NULL when absent) */
   const char *method;
-  char account[40], id[40]; /* path parameters (truncated; checked by the handlers) */
   const char *body;
   size_t body_len;
-  char cred[48];            /* keyrec key of the credential, "" before auth */
+  int too_large;            /* the body was over max_body (and dropped) */
+  const char *authorization, *auth_email, *auth_key; /* Authorization, X-Auth-Email, X-Auth-Key */
   char intent[96];          /* X-Pcaprun-Intent */
-  const char *range;        /* Range header or NULL */
+  const char *range;        /* Range */
+  const char *admin_token;  /* X-Pcaprun-Admin-Token (admin endpoints) */
+  /* what the pipeline finds */
+  emu_op op;
+  char account[40], id[40]; /* path parameters (truncated; checked by the handlers) */
+  char cred[48];            /* keyrec key of the credential, "" before auth */
 } emu_request;
 
 typedef struct emu_reply {
@@ -260,6 +296,12 @@ typedef struct emu_reply {
   struct emu_pcap_params *pcap;
 } emu_reply;
 
+/* Answers one request (q filled by the caller, op/account/id/cred by the pipeline): the admin
+ * endpoints, or an API request through routing, faults, auth, limits and its operation. Takes
+ * mu itself; a slow fault sleeps (without it) before answering. r from emu_reply_init. */
+void emu_handle(emu_server *s, const char *url, emu_request *q, emu_reply *r);
+/* An empty reply (500 until a handler fills it); a download's file parameters go to *pcap. */
+void emu_reply_init(emu_reply *r, struct emu_pcap_params *pcap);
 /* Fills r with a JSON reply (takes `text`). */
 void emu_reply_json(emu_reply *r, int status, char *text);
 /* Fills r with the configured error `kind`; `detail` (may be NULL) replaces the message. */
@@ -281,12 +323,17 @@ int emu_parse_range(const char *h, uint64_t size, uint64_t *off, uint64_t *len);
 struct MHD_Response *emu_paced_response(emu_server *s, int fd, uint64_t off, uint64_t cut, uint64_t len,
                                         long long rate);
 struct sockaddr_storage;
-/* "HOST:PORT" or "[V6]:PORT" with a numeric host (or localhost). */
-int emu_parse_listen(const char *spec, struct sockaddr_storage *ss, int *v6, char *host, size_t hostlen);
+/* "HOST:PORT" or "[V6]:PORT" with a numeric host (or localhost). *loopback says whether only
+ * this machine can connect (127.0.0.0/8, ::1, ::ffff:127.x.y.z). */
+int emu_parse_listen(const char *spec, struct sockaddr_storage *ss, int *v6, int *loopback, char *host,
+                     size_t hostlen);
 
-/* ---- limits (emu_limits.c) ---- */
+/* ---- limits (emu_limits.c) and their records (emu_keyrecs.c) ---- */
 
-emu_keyrec *emu_keyrec_get(emu_server *s, const char *key); /* NULL on ENOMEM */
+/* The record of key, or NULL when there is none (find) / on ENOMEM (get, which makes it,
+ * forgetting the least recently used record when EMU_KEYRECS_MAX are kept). Both count as a use. */
+emu_keyrec *emu_keyrec_find(emu_server *s, const char *key);
+emu_keyrec *emu_keyrec_get(emu_server *s, const char *key);
 void emu_keyrecs_clear(emu_server *s);
 /* Request budget: counts this request for the credential; on refusal fills r and returns 1. */
 int emu_budget_charge(emu_server *s, const char *cred, emu_reply *r);
@@ -320,15 +367,16 @@ int emu_bucket_validated(emu_server *s, const char *account, const char *destina
 /* Directory of a bucket URI under the bucket dir (s3://b/dir?x -> <bucket_dir>/b/dir).
  * Returns 0, or RT_EINVAL for URIs that are not buckets or that would leave the bucket dir. */
 int emu_bucket_path(const char *bucket_dir, const char *uri, char *out, size_t size);
-/* mkdir -p (path is modified temporarily). Returns 0 or RT_EIO. */
-int emu_mkdir_p(char *path);
+
+/* ---- delivery (emu_deliver.c) ---- */
+
 /* Writes full captures that have finished into their buckets (takes and releases mu). */
 void emu_deliver_finished(emu_server *s);
 
 /* ---- pcap files (emu_pcap.c) ---- */
 
 typedef struct emu_pcap_params {
-  char path[PATH_MAX];      /* final file; written as path.tmp then renamed */
+  char path[PATH_MAX];      /* final file; written as a new path.tmp.XXXXXXXX, then renamed */
   int link_type;            /* 1 Ethernet or 101 raw IP */
   int snaplen;              /* 160 for simple captures */
   long long packets;        /* how many packets */

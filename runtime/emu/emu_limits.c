@@ -10,62 +10,51 @@
 #include <stdlib.h>
 #include <string.h>
 
-emu_keyrec *emu_keyrec_get(emu_server *s, const char *key) {
-  RT_LIST_EACH(it, &s->keyrecs) {
-    emu_keyrec *k = RT_CONTAINER(it, emu_keyrec, link);
-    if (strcmp(k->key, key) == 0) return k;
-  }
-  emu_keyrec *k = calloc(1, sizeof *k);
-  if (!k) return NULL;
-  snprintf(k->key, sizeof k->key, "%s", key);
-  rt_list_push(&s->keyrecs, &k->link);
-  return k;
-}
-
-void emu_keyrecs_clear(emu_server *s) {
-  RT_LIST_EACH(it, &s->keyrecs) {
-    emu_keyrec *k = RT_CONTAINER(it, emu_keyrec, link);
-    rt_list_unlink(&k->link);
-    free(k->ring);
-    free(k);
-  }
-}
-
 static long ceil_secs(double d) { return d <= 0 ? 0 : (long)ceil(d - 1e-9); }
 
 /* ---- request budget ---- */
 
-/* Drops requests older than the window from the ring (oldest first). */
-static void ring_expire(emu_keyrec *k, double cutoff) {
-  while (k->ring_len > 0) {
-    int oldest = (k->ring_head - k->ring_len + k->ring_cap) % k->ring_cap;
-    if (k->ring[oldest] > cutoff) break;
-    k->ring_len--;
-  }
+/* The oldest request still in the ring. */
+static double ring_oldest(const emu_keyrec *k) {
+  return k->ring[(k->ring_head - k->ring_len + k->ring_cap) % k->ring_cap];
 }
 
-static int ring_fit(emu_keyrec *k, int cap) {
-  if (k->ring_cap == cap) return 0;
-  double *ring = calloc((size_t)cap, sizeof *ring); /* the quota changed: start afresh */
+/* Drops requests older than the window from the ring (oldest first). */
+static void ring_expire(emu_keyrec *k, double cutoff) {
+  while (k->ring_len > 0 && ring_oldest(k) <= cutoff) k->ring_len--;
+}
+
+/* Makes room for one more request: a full ring below the quota doubles (oldest first again);
+ * at the quota it stays full and the next request replaces the oldest. A new quota starts
+ * afresh. */
+static int ring_room(emu_keyrec *k, int quota) {
+  if (k->quota != quota) {
+    free(k->ring);
+    k->ring = NULL;
+    k->quota = quota;
+    k->ring_cap = k->ring_head = k->ring_len = 0;
+  }
+  if (k->ring_len < k->ring_cap || k->ring_cap == quota) return 0;
+  int cap = k->ring_cap ? k->ring_cap * 2 : 8;
+  if (cap > quota) cap = quota;
+  double *ring = malloc((size_t)cap * sizeof *ring);
   if (!ring) return RT_ENOMEM;
+  for (int i = 0; i < k->ring_len; i++)
+    ring[i] = k->ring[(k->ring_head - k->ring_len + i + k->ring_cap) % k->ring_cap];
   free(k->ring);
   k->ring = ring;
   k->ring_cap = cap;
-  k->ring_head = k->ring_len = 0;
+  k->ring_head = k->ring_len;
   return 0;
-}
-
-static double ring_oldest(const emu_keyrec *k) {
-  return k->ring[(k->ring_head - k->ring_len + k->ring_cap) % k->ring_cap];
 }
 
 int emu_budget_charge(emu_server *s, const char *cred, emu_reply *r) {
   const emu_config *c = &s->cfg;
   double now = emu_api_now(s);
   emu_keyrec *k = emu_keyrec_get(s, cred);
-  if (!k || ring_fit(k, c->rate_limit_quota)) return 0; /* out of memory: do not limit */
+  if (!k || ring_room(k, c->rate_limit_quota)) return 0; /* out of memory: do not limit */
   ring_expire(k, now - c->rate_limit_window);
-  int over = k->ring_len >= k->ring_cap;
+  int over = k->ring_len >= k->quota;
   /* record this request; a full ring forgets its oldest entry, which is outside the count */
   k->ring[k->ring_head] = now;
   k->ring_head = (k->ring_head + 1) % k->ring_cap;
@@ -110,7 +99,7 @@ int emu_sample_check(emu_server *s, const emu_request *q, emu_reply *r) {
   char key[48];
   if (!s->cfg.sample_limit) return 0;
   sample_key(s, q, key);
-  emu_keyrec *k = emu_keyrec_get(s, key);
+  emu_keyrec *k = emu_keyrec_find(s, key);
   double wait = k ? sample_wait(s, k, emu_api_now(s)) : 0;
   if (wait <= 0) return 0;
   emu_reply_error(s, r, EMU_E_SAMPLE_RATE, NULL);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 static const char usage[] =
     "usage: pcaprun emulator [options]\n"
@@ -16,7 +17,11 @@ static const char usage[] =
     "\n"
     "options:\n"
     "  --listen HOST:PORT  address to bind (default 127.0.0.1:0, an ephemeral port;\n"
-    "                      IPv6 as [::1]:PORT)\n"
+    "                      IPv6 as [::1]:PORT). Only loopback addresses, unless\n"
+    "  --allow-remote      lets it listen elsewhere (e.g. 0.0.0.0:8080): anyone who can\n"
+    "                      reach this machine can then use it; its admin endpoints need\n"
+    "                      an admin token (PCAPRUN_EMULATOR_ADMIN_TOKEN, or one made up\n"
+    "                      and printed on stderr)\n"
     "  --time-scale F      real seconds per API second (default 1; 0.01 makes a 60 s\n"
     "                      capture finish in 0.6 s). Retry-After and Ratelimit headers\n"
     "                      stay in API seconds.\n"
@@ -38,8 +43,9 @@ static const char usage[] =
     "credentials in the environment instead: PCAPRUN_EMULATOR_TOKEN, PCAPRUN_EMULATOR_EMAIL\n"
     "and PCAPRUN_EMULATOR_KEY (options win over the environment).\n"
     "\n"
-    "Admin endpoints (no auth): GET /__admin/stats, GET|POST /__admin/config,\n"
-    "POST /__admin/reset, GET /__admin/captures.\n";
+    "Admin endpoints: GET /__admin/stats, GET|POST /__admin/config, POST /__admin/reset,\n"
+    "GET /__admin/captures. With an admin token (PCAPRUN_EMULATOR_ADMIN_TOKEN; always one\n"
+    "with --allow-remote) they need it in the header X-Pcaprun-Admin-Token.\n";
 
 static int usage_error(const char *fmt, const char *arg) {
   fprintf(stderr, "pcaprun emulator: ");
@@ -70,6 +76,10 @@ static int parse_args(int argc, char **argv, json_t *cfg) {
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
       fputs(usage, stdout);
       return 1;
+    }
+    if (!strcmp(a, "--allow-remote")) {
+      json_object_set_new(cfg, "allow_remote", json_true());
+      continue;
     }
     size_t k = 0;
     while (k < sizeof opts / sizeof opts[0] && strcmp(opts[k].opt, a) != 0) k++;
@@ -109,6 +119,18 @@ static void env_credentials(json_t *cfg) {
   }
 }
 
+/* A server process: as many file descriptors as the hard limit allows (up to 65536), so that
+ * many idle connections do not lock others out (the server's connection limit follows it). */
+static void raise_fd_limit(void) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+  rlim_t want = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > 65536 ? 65536 : rl.rlim_max;
+  if (rl.rlim_cur < want) {
+    rl.rlim_cur = want;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+}
+
 int emu_main(int argc, char **argv) {
   json_t *cfg = json_object();
   if (!cfg) return 1;
@@ -118,6 +140,7 @@ int emu_main(int argc, char **argv) {
     return rc == 1 ? 0 : 2;
   }
   env_credentials(cfg);
+  raise_fd_limit();
   char *text = json_dumps(cfg, JSON_COMPACT);
   json_decref(cfg);
 
@@ -138,9 +161,15 @@ int emu_main(int argc, char **argv) {
   }
   printf("%s\n", url);
   fflush(stdout);
+  int admin_len = (int)(strstr(url + 7, "/") ? strstr(url + 7, "/") - url : (long)strlen(url));
   fprintf(stderr, "pcaprun emulator: serving %s\npcaprun emulator: bucket dir %s\n"
-          "pcaprun emulator: admin %.*s/__admin/stats\n", url, emu_bucket_dir(s),
-          (int)(strstr(url + 7, "/") ? strstr(url + 7, "/") - url : (long)strlen(url)), url);
+          "pcaprun emulator: admin %.*s/__admin/stats\n", url, emu_bucket_dir(s), admin_len, url);
+  if (emu_exposed(s))
+    fprintf(stderr, "pcaprun emulator: listening off loopback (--allow-remote): anyone who can "
+            "reach this machine can use it\n");
+  if (emu_made_admin_token(s))
+    fprintf(stderr, "pcaprun emulator: admin token %s (send it as X-Pcaprun-Admin-Token; set "
+            "PCAPRUN_EMULATOR_ADMIN_TOKEN to choose it)\n", emu_made_admin_token(s));
   fprintf(stderr, "pcaprun emulator: S3 API %s (path style)\n", emu_s3_url(s));
   int sig = 0;
   sigwait(&set, &sig);

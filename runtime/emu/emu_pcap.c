@@ -4,6 +4,7 @@
  * packet can match (ICMP with ports, an IPv4 source with an IPv6 destination) gives a valid
  * capture with no packets, as the real service would. */
 #include "emu_internal.h"
+#include "fsutil.h"
 #include <arpa/inet.h>
 #include <pcap/pcap.h>
 #include <stdio.h>
@@ -256,10 +257,14 @@ static uint32_t crc32_update(uint32_t crc, const uint8_t *p, size_t n) {
   return ~crc;
 }
 
+/* Writes src gzipped (stored blocks) as dst, through a new temporary renamed when complete. */
 static int write_gzip(const char *src, const char *dst) {
   static const uint8_t header[10] = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff};
   uint8_t buf[65535], le[8];
-  FILE *in = fopen(src, "rb"), *out = fopen(dst, "wb");
+  char tmp[PATH_MAX + 32];
+  int fd = rt_open_write(dst, RT_OPEN_TEMP, 0644, tmp, sizeof tmp);
+  FILE *in = fopen(src, "rb"), *out = fd >= 0 ? fdopen(fd, "wb") : NULL;
+  if (fd >= 0 && !out) close(fd);
   uint32_t crc = 0, total = 0;
   int bad = !in || !out || fwrite(header, 1, 10, out) != 10;
   size_t n;
@@ -277,6 +282,10 @@ static int write_gzip(const char *src, const char *dst) {
   if (out) bad |= fwrite(le, 1, 8, out) != 8;
   if (in) fclose(in);
   if (out) bad |= fclose(out) != 0;
+  if (fd >= 0 && (bad || rename(tmp, dst) != 0)) {
+    unlink(tmp);
+    bad = 1;
+  }
   return bad ? RT_EIO : 0;
 }
 
@@ -329,25 +338,26 @@ static int write_packets(const emu_pcap_params *p, pcap_dumper_t *d, size_t big)
 }
 
 int emu_pcap_write(const emu_pcap_params *p) {
-  char tmp[PATH_MAX + 16], gz[PATH_MAX + 16], gztmp[PATH_MAX + 16];
-  snprintf(tmp, sizeof tmp, "%s.tmp", p->path);
+  char tmp[PATH_MAX + 32], gz[PATH_MAX + 16];
   long long n;
   size_t big = pad_record(p, &n);
   pcap_t *dead = pcap_open_dead(p->link_type == 101 ? DLT_RAW : DLT_EN10MB, big ? (int)big : p->snaplen);
   if (!dead) return RT_ENOMEM;
-  pcap_dumper_t *d = pcap_dump_open(dead, tmp);
+  /* a new temporary (never through a symlink planted in a bucket), renamed when complete */
+  int fd = rt_open_write(p->path, RT_OPEN_TEMP, 0644, tmp, sizeof tmp);
+  FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
+  if (fd >= 0 && !f) close(fd);
+  pcap_dumper_t *d = f ? pcap_dump_fopen(dead, f) : NULL;
+  if (f && !d) fclose(f);
   int rc = d ? write_packets(p, d, big) : RT_EIO;
   if (d) pcap_dump_close(d);
   pcap_close(dead);
   if (rc == 0 && p->gzip) {
     snprintf(gz, sizeof gz, "%s.gz", p->path);
-    snprintf(gztmp, sizeof gztmp, "%s.gz.tmp", p->path);
-    rc = write_gzip(tmp, gztmp);
-    if (rc == 0 && rename(gztmp, gz) != 0) rc = RT_EIO;
-    if (rc) unlink(gztmp);
+    rc = write_gzip(tmp, gz);
   }
   if (rc == 0 && rename(tmp, p->path) != 0) rc = RT_EIO;
-  if (rc) unlink(tmp);
+  if (rc && fd >= 0) unlink(tmp);
   return rc;
 }
 

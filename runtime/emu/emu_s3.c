@@ -482,7 +482,7 @@ static enum MHD_Result on_s3_request(void *cls, struct MHD_Connection *c, const 
 
 int emu_s3_start(emu_server *s, char *err, size_t errlen) {
   struct sockaddr_storage ss;
-  int v6 = 0;
+  int v6 = 0, loopback = 1;
   char host[128], listen[160];
   /* the API's host, another port */
   snprintf(listen, sizeof listen, "%.*s:0", (int)(strrchr(s->cfg.listen, ':') - s->cfg.listen), s->cfg.listen);
@@ -497,7 +497,7 @@ int emu_s3_start(emu_server *s, char *err, size_t errlen) {
   }
   snprintf(s->s3_key_id, sizeof s->s3_key_id, "%s", s->cfg.s3_access_key_id);
   snprintf(s->s3_secret, sizeof s->s3_secret, "%s", s->cfg.s3_secret_access_key);
-  if (emu_parse_listen(listen, &ss, &v6, host, sizeof host)) {
+  if (emu_parse_listen(listen, &ss, &v6, &loopback, host, sizeof host)) {
     snprintf(err, errlen, "cannot listen for the S3 API on %s", listen);
     return RT_EINVAL;
   }

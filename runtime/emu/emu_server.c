@@ -1,8 +1,9 @@
-/* The emulator's HTTP side on libmicrohttpd: request bodies, routing, authentication, the order
- * in which faults, limits and handlers apply, and sending replies (JSON, files, ranges).
+/* The emulator's HTTP side on libmicrohttpd: request bodies and headers in, to the pipeline
+ * (emu_pipeline.c), and replies out (JSON, files, ranges); starting and stopping the server.
  * One thread per connection, so a "slow" fault sleeps without holding anyone else up. */
 #define _XOPEN_SOURCE 700 /* nftw */
 #include "emu_internal.h"
+#include "fsutil.h"
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -15,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -24,259 +27,6 @@ typedef struct conn_ctx {
   size_t len, cap;
   int too_large;
 } conn_ctx;
-
-/* ---- API clock ---- */
-
-double emu_api_now(emu_server *s) {
-  return s->api_base + (emu_mono_now() - s->real_base) / s->cfg.time_scale;
-}
-
-double emu_api_to_real(emu_server *s, double api) {
-  return s->real_base + (api - s->api_base) * s->cfg.time_scale - s->started_mono;
-}
-
-void emu_set_config(emu_server *s, const emu_config *c) {
-  if (c->time_scale != s->cfg.time_scale) {
-    s->api_base = emu_api_now(s);
-    s->real_base = emu_mono_now();
-  }
-  s->cfg = *c;
-}
-
-void emu_sleep_ms(emu_server *s, long ms) {
-  struct timespec until;
-  clock_gettime(CLOCK_REALTIME, &until);
-  long long ns = until.tv_nsec + ms * 1000000LL;
-  until.tv_sec += (time_t)(ns / 1000000000LL);
-  until.tv_nsec = (long)(ns % 1000000000LL);
-  pthread_mutex_lock(&s->mu);
-  while (!s->stopping && pthread_cond_timedwait(&s->cond, &s->mu, &until) == 0) {
-  }
-  pthread_mutex_unlock(&s->mu);
-}
-
-/* ---- replies ---- */
-
-void emu_reply_json(emu_reply *r, int status, char *text) {
-  free(r->body);
-  r->status = text ? status : 500;
-  r->body = text;
-  r->body_len = text ? strlen(text) : 0;
-}
-
-void emu_reply_error(emu_server *s, emu_reply *r, emu_errkind kind, const char *detail) {
-  const emu_errdef *d = &s->cfg.errors[kind];
-  int chain = 0;
-  const char *chain_msg = NULL;
-  if (kind == EMU_E_AUTH_HEADERS) { /* detail says which header (6111 Bearer, 6103 key) */
-    chain = detail && strstr(detail, "Authorization") ? 6111 : 6103;
-    chain_msg = detail;
-    detail = NULL;
-  }
-  emu_reply_json(r, d->status, emu_envelope_err(d->code, detail ? detail : d->message, chain,
-                                                chain_msg));
-}
-
-void emu_reply_ok(emu_reply *r, json_t *result) {
-  emu_reply_json(r, 200, emu_envelope_ok(result, NULL));
-}
-
-void emu_reply_empty(emu_reply *r, int status) {
-  free(r->body);
-  r->body = NULL;
-  r->body_len = 0;
-  r->status = status;
-}
-
-void emu_violation(emu_server *s, int which) {
-  s->stats.violations[which]++;
-}
-
-/* ---- routing ---- */
-
-typedef struct route {
-  emu_op get, post, put, del; /* EMU_OP_UNROUTED where the method does not apply */
-  const char *allow;
-} route;
-
-/* Splits the path after the prefix: accounts/{a}/pcaps[/ownership[/validate|/{id}] | /{id}[/x]].
- * Returns 0 and the route, or -1 for no route. */
-static int match_route(const char *path, emu_request *q, route *rt) {
-  const emu_op U = EMU_OP_UNROUTED;
-  char seg[6][40];
-  int n = 0;
-  const char *p = path;
-  if (*p++ != '/') return -1;
-  while (n < 6) {
-    const char *e = strchr(p, '/');
-    size_t len = e ? (size_t)(e - p) : strlen(p);
-    if (len == 0) return -1;
-    /* a segment too long for any id becomes "~", which matches nothing */
-    snprintf(seg[n++], sizeof seg[0], "%.*s", len < sizeof seg[0] ? (int)len : 1,
-             len < sizeof seg[0] ? p : "~");
-    if (!e) break;
-    p = e + 1;
-    if (n == 6) return -1;
-  }
-  if (n < 3 || strcmp(seg[0], "accounts") != 0 || strcmp(seg[2], "pcaps") != 0) return -1;
-  snprintf(q->account, sizeof q->account, "%s", seg[1]);
-  if (n == 3) { *rt = (route){EMU_OP_LIST, EMU_OP_CREATE, U, U, "GET, POST"}; return 0; }
-  if (strcmp(seg[3], "ownership") == 0) {
-    if (n == 4) { *rt = (route){EMU_OP_OWN_LIST, EMU_OP_OWN_ADD, U, U, "GET, POST"}; return 0; }
-    if (n != 5) return -1;
-    if (strcmp(seg[4], "validate") == 0) {
-      *rt = (route){U, EMU_OP_OWN_VALIDATE, U, U, "POST"};
-      return 0;
-    }
-    snprintf(q->id, sizeof q->id, "%s", seg[4]);
-    *rt = (route){U, U, U, EMU_OP_OWN_DELETE, "DELETE"};
-    return 0;
-  }
-  snprintf(q->id, sizeof q->id, "%s", seg[3]);
-  if (n == 4) { *rt = (route){EMU_OP_GET, U, U, U, "GET"}; return 0; }
-  if (n != 5) return -1;
-  if (strcmp(seg[4], "download") == 0) { *rt = (route){EMU_OP_DOWNLOAD, U, U, U, "GET"}; return 0; }
-  if (strcmp(seg[4], "stop") == 0) { *rt = (route){U, U, EMU_OP_STOP, U, "PUT"}; return 0; }
-  return -1;
-}
-
-static emu_op route_method(const route *rt, const char *method) {
-  if (!strcmp(method, "GET") || !strcmp(method, "HEAD")) return rt->get;
-  if (!strcmp(method, "POST")) return rt->post;
-  if (!strcmp(method, "PUT")) return rt->put;
-  if (!strcmp(method, "DELETE")) return rt->del;
-  return EMU_OP_UNROUTED;
-}
-
-/* ---- authentication ---- */
-
-static int secret_equal(const char *a, const char *b) {
-  size_t la = strlen(a), lb = strlen(b);
-  unsigned char diff = (unsigned char)(la != lb);
-  for (size_t i = 0; i < la && i < lb; i++) diff |= (unsigned char)(a[i] ^ b[i]);
-  return diff == 0;
-}
-
-static void cred_key(char out[48], const char *scheme, const char *a, const char *b) {
-  uint64_t h = emu_hash(scheme, strlen(scheme), EMU_HASH_INIT);
-  h = emu_hash(a, strlen(a), h);
-  h = emu_hash("\n", 1, h);
-  h = emu_hash(b, strlen(b), h);
-  snprintf(out, 48, "c:%016" PRIx64, h); /* a hash: the credential itself is never kept */
-}
-
-static int token_ok(const char *t) {
-  if (!*t) return 0;
-  for (; *t; t++)
-    if ((unsigned char)*t <= 0x20 || *t == 0x7f) return 0;
-  return 1;
-}
-
-/* Reads the auth headers. Returns 0 (q->cred set, *wrong says whether they match the configured
- * ones) or -1 after filling r with the 400 6003 answer. X-Auth-User-Service-Key alone counts as
- * missing (U22). Credentials are hashed at once and never logged or echoed. */
-static int read_auth(emu_server *s, struct MHD_Connection *c, emu_request *q, int *wrong,
-                     emu_reply *r) {
-  const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
-  const char *email = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Auth-Email");
-  const char *key = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Auth-Key");
-  if (auth) {
-    const char *t = auth + 7;
-    if (strncasecmp(auth, "Bearer ", 7) != 0 || !token_ok(t)) {
-      emu_reply_error(s, r, EMU_E_AUTH_HEADERS, "Invalid format for Authorization header");
-      return -1;
-    }
-    cred_key(q->cred, "bearer", t, "");
-    *wrong = s->cfg.token[0] && !secret_equal(t, s->cfg.token);
-    return 0;
-  }
-  if (!email || !key || !token_ok(email) || !token_ok(key)) {
-    emu_reply_error(s, r, EMU_E_AUTH_HEADERS, email && !key ? "Invalid format for X-Auth-Key header"
-                    : !email && key ? "Invalid format for X-Auth-Email header"
-                    : "Invalid format for X-Auth-Key header");
-    return -1;
-  }
-  cred_key(q->cred, "key", email, key);
-  *wrong = (s->cfg.email[0] && !secret_equal(email, s->cfg.email)) ||
-           (s->cfg.key[0] && !secret_equal(key, s->cfg.key));
-  return 0;
-}
-
-/* ---- the request pipeline (under mu) ---- */
-
-static void run_handler(emu_server *s, const emu_request *q, emu_reply *r) {
-  switch (q->op) {
-  case EMU_OP_LIST: emu_op_list(s, q, r); break;
-  case EMU_OP_CREATE: emu_op_create(s, q, r); break;
-  case EMU_OP_GET: emu_op_get(s, q, r); break;
-  case EMU_OP_DOWNLOAD: emu_op_download(s, q, r); break;
-  case EMU_OP_STOP: emu_op_stop(s, q, r); break;
-  case EMU_OP_OWN_LIST: emu_op_own_list(s, q, r); break;
-  case EMU_OP_OWN_ADD: emu_op_own_add(s, q, r); break;
-  case EMU_OP_OWN_VALIDATE: emu_op_own_validate(s, q, r); break;
-  case EMU_OP_OWN_DELETE: emu_op_own_delete(s, q, r); break;
-  default: emu_reply_error(s, r, EMU_E_NO_ROUTE, NULL); break;
-  }
-}
-
-/* Everything after routing and faults: auth, budget, account, body size, the operation. */
-static void process(emu_server *s, struct MHD_Connection *c, emu_request *q, int too_large,
-                    emu_reply *r) {
-  int wrong = 0;
-  if (read_auth(s, c, q, &wrong, r)) {
-    emu_violation(s, EMU_V_INVALID);
-    return;
-  }
-  if (s->cfg.rate_limit && emu_budget_charge(s, q->cred, r)) return;
-  if (wrong) {
-    emu_reply_error(s, r, EMU_E_AUTH_FAILED, NULL);
-    return;
-  }
-  if (!emu_is_hex32(q->account)) {
-    emu_reply_error(s, r, EMU_E_BAD_ACCOUNT, NULL);
-    emu_violation(s, EMU_V_INVALID);
-    return;
-  }
-  if (s->cfg.account_id[0] && strcasecmp(q->account, s->cfg.account_id) != 0) {
-    emu_reply_error(s, r, EMU_E_AUTH_FAILED, NULL);
-    return;
-  }
-  if (too_large) {
-    emu_reply_error(s, r, EMU_E_TOO_LARGE, NULL);
-    emu_violation(s, EMU_V_INVALID);
-    return;
-  }
-  run_handler(s, q, r);
-}
-
-/* Decides the reply of a routed API request: route, faults, then process(). */
-static void answer(emu_server *s, struct MHD_Connection *c, const char *url, emu_request *q,
-                   int too_large, emu_reply *r, emu_fault *fault) {
-  route rt;
-  const char *path = url + strlen(s->cfg.prefix);
-  fault->kind = -1;
-  if (strncmp(url, s->cfg.prefix, strlen(s->cfg.prefix)) != 0 || match_route(path, q, &rt)) {
-    emu_reply_error(s, r, EMU_E_NO_ROUTE, NULL);
-    return;
-  }
-  q->op = route_method(&rt, q->method);
-  if (q->op == EMU_OP_UNROUTED) {
-    emu_reply_error(s, r, EMU_E_METHOD, NULL);
-    r->allow = rt.allow;
-    return;
-  }
-  *fault = emu_fault_pick(s, q->op);
-  if (fault->kind >= 0 && fault->kind != EMU_F_SLOW) {
-    emu_fault_reply(s, fault, r);
-    return;
-  }
-  if (fault->kind == EMU_F_SLOW) { /* sleep without the lock, then carry on as usual */
-    pthread_mutex_unlock(&s->mu);
-    emu_sleep_ms(s, fault->slow_ms);
-    pthread_mutex_lock(&s->mu);
-  }
-  process(s, c, q, too_large, r);
-}
 
 /* ---- sending ---- */
 
@@ -477,24 +227,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     return MHD_YES;
   }
 
-  emu_reply r = {.status = 500, .retry_after = -1, .ratelimit_left = -1, .ratelimit_reset = -1};
+  emu_reply r;
   emu_pcap_params pcap;
-  emu_fault fault = {.kind = -1};
-  r.pcap = &pcap;
-  if (strncmp(url, "/__admin/", 9) == 0) {
-    emu_admin_handle(s, method, url, cx->body, cx->len, &r);
-    return send_reply(s, c, &r, NULL);
-  }
-  emu_request q = {.op = EMU_OP_UNROUTED, .method = method, .body = cx->body,
-                   .body_len = cx->len};
+  emu_reply_init(&r, &pcap);
+  emu_request q = {.method = method, .body = cx->body, .body_len = cx->len,
+                   .too_large = cx->too_large};
+  q.authorization = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+  q.auth_email = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Auth-Email");
+  q.auth_key = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Auth-Key");
+  q.range = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Range");
+  q.admin_token = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Pcaprun-Admin-Token");
   const char *intent = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Pcaprun-Intent");
   if (intent) snprintf(q.intent, sizeof q.intent, "%s", intent);
-  q.range = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Range");
-
-  pthread_mutex_lock(&s->mu);
-  answer(s, c, url, &q, cx->too_large, &r, &fault);
-  emu_stats_count(s, q.op, r.drop ? 0 : r.status);
-  pthread_mutex_unlock(&s->mu);
+  emu_handle(s, url, &q, &r);
   if (r.drop) {
     free(r.body);
     return MHD_NO; /* libmicrohttpd closes the connection without an answer */
@@ -531,8 +276,7 @@ static void *ticker_main(void *arg) {
   }
 }
 
-/* "HOST:PORT" or "[V6]:PORT" with a numeric host (or localhost). */
-int emu_parse_listen(const char *spec, struct sockaddr_storage *ss, int *v6, char *host,
+int emu_parse_listen(const char *spec, struct sockaddr_storage *ss, int *v6, int *loopback, char *host,
                      size_t hostlen) {
   char h[128];
   const char *colon = strrchr(spec, ':');
@@ -549,6 +293,8 @@ int emu_parse_listen(const char *spec, struct sockaddr_storage *ss, int *v6, cha
     a->sin6_family = AF_INET6;
     a->sin6_port = htons((uint16_t)port);
     *v6 = 1;
+    *loopback = IN6_IS_ADDR_LOOPBACK(&a->sin6_addr) ||
+                (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr) && a->sin6_addr.s6_addr[12] == 127);
     snprintf(host, hostlen, "[%.100s]", h + 1);
     return 0;
   }
@@ -558,7 +304,16 @@ int emu_parse_listen(const char *spec, struct sockaddr_storage *ss, int *v6, cha
   a->sin_family = AF_INET;
   a->sin_port = htons((uint16_t)port);
   *v6 = 0;
-  snprintf(host, hostlen, "%s", strcmp(h, "0.0.0.0") == 0 ? "127.0.0.1" : h);
+  *loopback = (ntohl(a->sin_addr.s_addr) >> 24) == 127;
+  snprintf(host, hostlen, "%s", h);
+  return 0;
+}
+
+/* 32 random hex characters for an admin token nobody gave. */
+static int random_token(char *out, size_t size) {
+  unsigned char b[16];
+  if (size < 2 * sizeof b + 1 || getrandom(b, sizeof b, 0) != (ssize_t)sizeof b) return RT_EIO;
+  for (size_t i = 0; i < sizeof b; i++) snprintf(out + 2 * i, 3, "%02x", b[i]);
   return 0;
 }
 
@@ -586,7 +341,7 @@ static int setup_dirs(emu_server *s, char *err, size_t errlen) {
   }
   if (s->cfg.bucket_dir[0]) {
     snprintf(s->bucket_dir, sizeof s->bucket_dir, "%s", s->cfg.bucket_dir);
-    if (emu_mkdir_p(s->bucket_dir) == 0) return 0;
+    if (rt_mkdir_p(s->bucket_dir) == 0) return 0;
     snprintf(err, errlen, "cannot create bucket_dir %.200s: %s", s->bucket_dir, strerror(errno));
     return RT_EIO;
   }
@@ -599,20 +354,48 @@ static int setup_dirs(emu_server *s, char *err, size_t errlen) {
   return RT_EIO;
 }
 
+/* How many connections at once: as many as the process's file descriptors allow, leaving room
+ * for files and (under --emulate) the runtime's own. libmicrohttpd's default (1020, select's
+ * FD_SETSIZE - 4) let about a thousand idle connections lock everyone else out. */
+static unsigned connection_limit(void) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return 4096;
+  rlim_t n = rl.rlim_cur > 256 ? rl.rlim_cur - 128 : rl.rlim_cur / 2;
+  return n > 16384 ? 16384u : (unsigned)n;
+}
+
 static int start_http(emu_server *s, char *err, size_t errlen) {
   struct sockaddr_storage ss;
-  int v6 = 0;
+  int v6 = 0, loopback = 0;
   char host[128];
-  if (emu_parse_listen(s->cfg.listen, &ss, &v6, host, sizeof host)) {
+  if (emu_parse_listen(s->cfg.listen, &ss, &v6, &loopback, host, sizeof host)) {
     snprintf(err, errlen, "listen must be HOST:PORT with a numeric host, e.g. 127.0.0.1:0 or "
              "[::1]:8080 (got \"%.60s\")", s->cfg.listen);
     return RT_EINVAL;
   }
+  /* Off loopback, anyone who can reach this machine could use the emulator and its admin
+   * endpoints (which change what it accepts): only when asked, and never without an admin token. */
+  if (!loopback && !s->cfg.allow_remote) {
+    snprintf(err, errlen, "listen %.60s is not a loopback address: the emulator would answer "
+             "anyone who can reach this machine; set allow_remote (pcaprun emulator "
+             "--allow-remote) if that is what you want", s->cfg.listen);
+    return RT_EINVAL;
+  }
+  if (!loopback && !s->cfg.admin_token[0]) {
+    if (random_token(s->cfg.admin_token, sizeof s->cfg.admin_token)) {
+      snprintf(err, errlen, "cannot make an admin token: %s", strerror(errno));
+      return RT_EIO;
+    }
+    s->admin_token_made = 1;
+  }
+  s->exposed = !loopback;
+  /* poll(), not select(): a connection whose descriptor is past 1023 is served too */
   unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-                   (v6 ? MHD_USE_IPv6 : 0);
+                   MHD_USE_POLL | (v6 ? MHD_USE_IPv6 : 0);
   s->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, &ss,
                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-                            MHD_OPTION_CONNECTION_TIMEOUT, 120u, MHD_OPTION_END);
+                            MHD_OPTION_CONNECTION_TIMEOUT, 120u,
+                            MHD_OPTION_CONNECTION_LIMIT, connection_limit(), MHD_OPTION_END);
   if (!s->mhd) {
     snprintf(err, errlen, "cannot listen on %s: %s", s->cfg.listen, strerror(errno));
     return RT_EIO;
@@ -634,19 +417,19 @@ static int init_server(emu_server *s, const char *config_json, char *err, size_t
   int rc = emu_config_merge(&s->cfg, cfg, 1, err, errlen);
   json_decref(cfg);
   if (rc) return rc;
+  const char *admin = getenv("PCAPRUN_EMULATOR_ADMIN_TOKEN");
+  if (!s->cfg.admin_token[0] && admin && *admin)
+    snprintf(s->cfg.admin_token, sizeof s->cfg.admin_token, "%s", admin);
   s->started_mono = s->real_base = emu_mono_now();
   emu_reset(s);
-  if ((rc = setup_dirs(s, err, errlen))) return rc;
-  if ((rc = start_http(s, err, errlen))) return rc;
-  return emu_s3_start(s, err, errlen);
+  return setup_dirs(s, err, errlen);
 }
 
-int emu_start(const char *config_json, emu_server **out, char *base_url, size_t size) {
-  char err[256] = "";
+int emu_server_new(const char *config_json, emu_server **out, char *err, size_t errlen) {
   *out = NULL;
   emu_server *s = calloc(1, sizeof *s);
   if (!s) {
-    snprintf(base_url, size, "out of memory");
+    snprintf(err, errlen, "out of memory");
     return RT_ENOMEM;
   }
   pthread_mutex_init(&s->mu, NULL);
@@ -655,11 +438,25 @@ int emu_start(const char *config_json, emu_server **out, char *base_url, size_t 
   rt_list_init(&s->captures);
   rt_list_init(&s->buckets);
   rt_list_init(&s->keyrecs);
-  int rc = init_server(s, config_json, err, sizeof err);
-  if (rc == 0 && pthread_create(&s->ticker, NULL, ticker_main, s) != 0) {
+  int rc = init_server(s, config_json, err, errlen);
+  if (rc) {
+    emu_stop(s);
+    return rc;
+  }
+  *out = s;
+  return 0;
+}
+
+int emu_start(const char *config_json, emu_server **out, char *base_url, size_t size) {
+  char err[256] = "";
+  emu_server *s;
+  int rc = emu_server_new(config_json, &s, err, sizeof err);
+  if (rc == 0 && (rc = start_http(s, err, sizeof err)) == 0 && (rc = emu_s3_start(s, err, sizeof err)) == 0 &&
+      pthread_create(&s->ticker, NULL, ticker_main, s) != 0) {
     snprintf(err, sizeof err, "cannot start the delivery thread");
     rc = RT_ENOMEM;
   }
+  *out = NULL;
   if (rc) {
     emu_stop(s);
     snprintf(base_url, size, "%s", err);
@@ -693,9 +490,15 @@ void emu_stop(emu_server *s) {
 
 const char *emu_bucket_dir(emu_server *s) { return s ? s->bucket_dir : ""; }
 
+int emu_exposed(emu_server *s) { return s && s->exposed; }
+
 const char *emu_s3_url(emu_server *s) { return s ? s->s3_url : ""; }
 
 void emu_s3_keys(emu_server *s, const char **id, const char **secret) {
   *id = s->s3_key_id; /* fixed at start: read without the lock */
   *secret = s->s3_secret;
+}
+
+const char *emu_made_admin_token(emu_server *s) {
+  return s && s->admin_token_made ? s->cfg.admin_token : NULL;
 }

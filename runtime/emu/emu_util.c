@@ -1,5 +1,4 @@
-/* Small helpers of the emulator: deterministic random numbers, ids, clocks, RFC 3339 times and
- * the v4 JSON envelope. */
+/* Small helpers of the emulator: deterministic random numbers, ids, clocks and RFC 3339 times. */
 #include "emu_internal.h"
 #include <ctype.h>
 #include <math.h>
@@ -70,34 +69,9 @@ int emu_is_hex32(const char *s) {
   return n == 32;
 }
 
-/* ---- envelopes ---- */
-
-static char *dump(json_t *o) {
-  char *text = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-  json_decref(o);
-  return text;
-}
-
-char *emu_envelope_ok(json_t *result, json_t *result_info) {
-  json_t *o = json_object();
-  if (!o) {
-    json_decref(result);
-    json_decref(result_info);
-    return NULL;
-  }
-  json_object_set_new(o, "success", json_true());
-  json_object_set_new(o, "errors", json_array());
-  json_object_set_new(o, "messages", json_array());
-  json_object_set_new(o, "result", result ? result : json_null());
-  if (result_info) json_object_set_new(o, "result_info", result_info);
-  return dump(o);
-}
-
-char *emu_envelope_err(int code, const char *message, int chain_code, const char *chain_message) {
-  json_t *e = json_pack("{s:i,s:s}", "code", code, "message", message);
-  if (e && chain_code > 0)
-    json_object_set_new(e, "error_chain", json_pack("[{s:i,s:s}]", "code", chain_code, "message",
-                                                    chain_message ? chain_message : ""));
-  if (!e) return NULL;
-  return dump(json_pack("{s:b,s:[o],s:[],s:n}", "success", 0, "errors", e, "messages", "result"));
+int emu_secret_equal(const char *given, const char *secret) {
+  size_t lg = strlen(given), ls = strlen(secret);
+  unsigned char diff = (unsigned char)(lg != ls || ls == 0);
+  for (size_t i = 0; i < lg; i++) diff |= (unsigned char)(given[i] ^ secret[i < ls ? i : 0]);
+  return diff == 0;
 }

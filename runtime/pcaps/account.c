@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* "scheme://host[:port]" of a URL (the server a budget belongs to). */
 static void server_of(const char *url, char *out, size_t size) {
@@ -139,11 +140,7 @@ rt_account *rt_account_get(rt_runtime *rt, const char *base_url, const char *acc
       return a;
   }
   char host[64];
-  char why[320];
-  if (rt_http_check_secure_url(base_url, host, sizeof host, why, sizeof why)) { /* no token in the clear */
-    snprintf(err, errlen, "base URL %s", why);
-    return NULL;
-  }
+  if (rt_http_check_secure_url(base_url, "base URL", host, sizeof host, err, errlen)) return NULL;
   rt_account *a = calloc(1, sizeof *a);
   if (!a) goto nomem;
   a->rt = rt;

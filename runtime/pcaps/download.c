@@ -86,20 +86,16 @@ int rt_download_open(rt_account *a, const char *path, const char *cap_id, double
   rt_pcapcheck_init(&d->check);
   if (!(d->path = strdup(path)) || !(d->part = malloc(n))) return RT_ENOMEM;
   snprintf(d->part, n, "%s.part", path);
-  if (rt_mkdir_parents(path) || (d->fd = open(d->part, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644)) < 0) {
+  if (rt_mkdir_parents(path) || (d->fd = rt_open_write(d->part, RT_OPEN_RESUME, 0644, NULL, 0)) < 0) {
     snprintf(d->message, sizeof d->message, "cannot create %s: %s", d->part, strerror(errno));
     return RT_EIO;
   }
-  if (flock(d->fd, LOCK_EX | LOCK_NB) != 0) { /* another process downloads here: wait for it */
-    close(d->fd);
-    d->fd = -1;
-    return RT_EAGAIN;
-  }
   struct stat st, now;
-  if (fstat(d->fd, &st) != 0 || stat(d->part, &now) != 0 || st.st_ino != now.st_ino) {
-    /* it finished (renamed) between our open and our lock: look again */
-    close(d->fd);
-    d->fd = -1;
+  if (flock(d->fd, LOCK_EX | LOCK_NB) != 0 || /* another process downloads here: wait for it */
+      fstat(d->fd, &st) != 0 || stat(d->part, &now) != 0 || st.st_ino != now.st_ino) {
+    /* (or it finished, renamed, between our open and our lock: look again) */
+    rt_download_close(a, d, cap_id, 0);
+    *out = NULL;
     return RT_EAGAIN;
   }
   rt_journal *j = a->journal;

@@ -302,8 +302,8 @@ void rt_call_free(rt_call *c);
 
 /* ---- downloads (download.c), for call.c ---- */
 
-/* Opens PATH.part for capture cap_id (locking it against other processes: RT_EAGAIN while one
- * holds it), resuming what is there when it is a valid start of a pcap of that capture; when
+/* Opens PATH.part for capture cap_id (locking it against other processes: RT_EAGAIN, and no
+ * *out, while one holds it), resuming what is there when it is a valid start of a pcap of that capture; when
  * the journal shows PATH complete for cap_id (another process got there first), d->done. The
  * download may hold at most packet_limit records (0: the API's maximum) and must end within
  * `seconds`. Returns 0, RT_EAGAIN, or an error with a message in (*out)->message. */

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The object-store rows (tests/bench/README.md §8), run by run.sh or on their own:
+# The object-store rows (tests/bench/README.md §9), run by run.sh or on their own:
 #   tests/bench/objstore.sh BUILD_DIR [REPS] [OUT_DIR]
 # 1. A 1 GiB object fetched over the S3 API from the emulator's S3 server (loopback), REPS times
 #    each, taking turns: pcaprun (store:fetch: streamed to .part, checked as a pcap, fsynced,

@@ -110,6 +110,16 @@ local function core_rows()
     local label = w == "raw" and "bare create/wait/download" or "campaign"
     row(("journal: %s API calls/s (vs no journal)"):format(label), median(disk), median(none))
   end
+
+  -- 8. The emulator under hostile load
+  local el = read_json("emu_load.json")
+  raw.emu_load = el
+  row("emulator: RSS after 40,000 credentials, MiB (vs at start)", el.rss_after_tokens_kb / 1024,
+    el.rss_start_kb / 1024, "<= 2x (was 37x)", function(_, r) return r <= 2 end)
+  row("  requests/s after 40,000 credentials (vs before them)", el.rate_after.rps, el.rate_before.rps,
+    ">= 0.7x (was 0.15x)", function(_, r) return r >= 0.7 end)
+  row("  requests answered while 1,100 slow connections are open", el.slow.served, el.slow.requests,
+    "all", function(_, r) return r == 1 end)
 end
 
 -- 7. Capture files: throughput from the median wall time (over the file's bytes), peak RSS the
@@ -150,7 +160,7 @@ local function pcap_rows()
   end
 end
 
--- 8. Object stores (objstore.sh): a 1 GiB fetch over the S3 API against curl --aws-sigv4.
+-- 9. Object stores (objstore.sh): a 1 GiB fetch over the S3 API against curl --aws-sigv4.
 local function objstore_rows()
   local f = assert(io.open(dir .. "/objstore_fetch_bytes.txt"))
   local bytes = f:read("n")

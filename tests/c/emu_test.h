@@ -4,7 +4,7 @@
 #define PCAPRUN_EMU_TEST_H
 #include "check.h"
 #include "vg.h"
-#include "emu.h"
+#include "emu/emu.h"
 #include "err.h"
 #include <curl/curl.h>
 #include <jansson.h>

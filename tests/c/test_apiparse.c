@@ -109,6 +109,13 @@ static void t_time(void) {
   CHECK_STR(buf, "2026-11-26T00:00:00.641845Z");
   CHECK_INT(rt_time_parse(buf, &t), 0);
   CHECK(t > 1795651200.6418 && t < 1795651200.6419);
+  /* what is not a time (a hostile journal row) formats as such, without overflowing */
+  rt_time_format(1.10639e+74, buf, sizeof buf);
+  CHECK_STR(buf, "(not a time)");
+  rt_time_format(NAN, buf, sizeof buf);
+  CHECK_STR(buf, "(not a time)");
+  rt_time_format(-1e300, buf, sizeof buf);
+  CHECK_STR(buf, "(not a time)");
 }
 
 /* The field an error names, from errors[0].source.pointer. */

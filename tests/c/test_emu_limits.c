@@ -242,6 +242,35 @@ static void t_budget_sliding_window(void) {
   emu_fix_stop(&F);
 }
 
+/* A budget larger than the record's first ring (it grows with use) counts exactly; wrong
+ * credentials are refused before the budget, so they neither spend nor make limiter state. */
+static void t_budget_grows_and_wrong_credentials(void) {
+  start_scaled(1, "\"rate_limit_quota\":20,\"token\":\"test-token\"");
+  char url[1024];
+  snprintf(url, sizeof url, "%s/accounts/" ACCT "/pcaps", F.base);
+  const char *wrong[] = {"Authorization: Bearer not-the-token", NULL};
+  for (int i = 0; i < 25; i++) {
+    http_res r = http_do("GET", url, wrong, NULL);
+    CHECK_INT(r.status, 403);
+    char buf[96];
+    CHECK(http_header(&r, "Ratelimit", buf, sizeof buf) == NULL);
+    http_free(&r);
+  }
+  int left, reset;
+  for (int i = 0; i < 20; i++) {
+    http_res r = api(&F, "GET", "/pcaps", NULL);
+    CHECK_INT(r.status, 200);
+    ratelimit_of(&r, &left, &reset);
+    CHECK_INT(left, 19 - i);
+    http_free(&r);
+  }
+  http_res r = api(&F, "GET", "/pcaps", NULL);
+  CHECK_INT(r.status, 429);
+  http_free(&r);
+  CHECK_INT(stat_of(&F, "violations.api_budget"), 1);
+  emu_fix_stop(&F);
+}
+
 static void t_duplicate_creates(void) {
   start_scaled(0.01, "\"sample_limit\":false");
   http_res r = create_as(ACCT, BEARER, "intent-1", SIMPLE_BODY);
@@ -281,6 +310,7 @@ int main(int argc, char **argv) {
   RUN(t_full_concurrency);
   RUN(t_budget);
   RUN(t_budget_sliding_window);
+  RUN(t_budget_grows_and_wrong_credentials);
   RUN(t_duplicate_creates);
   curl_global_cleanup();
   return check_done();

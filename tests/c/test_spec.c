@@ -300,7 +300,7 @@ static void t_redact(void) {
   CHECK(strstr(tiny, "sec") == NULL && strlen(tiny) < sizeof tiny);
   CHECK(rt_spec_redact_destination("x", NULL, 0) == NULL);
   /* for the journal: credentials go, what tells destinations apart stays */
-  char big[128];
+  char big[256];
   CHECK_STR(rt_spec_redact_secrets("r2://b/p?account-id=a&access-key-id=k&secret-access-key=s", big, sizeof big),
             "r2://b/p?account-id=a&access-key-id=<redacted>&secret-access-key=<redacted>");
   CHECK_STR(rt_spec_redact_secrets("s3://b?region=us-east-1&X-Token=t", buf, sizeof buf),
@@ -310,6 +310,21 @@ static void t_redact(void) {
   CHECK(strlen(small) < sizeof small && strstr(small, "Top") == NULL);
   rt_spec_redact_secrets("r2://b?secret=TopSecretValue", buf, 20);
   CHECK(strlen(buf) < 20 && strstr(buf, "Top") == NULL);
+  /* every parameter named like a credential, however spelt; userinfo; fragments */
+  CHECK_STR(rt_spec_redact_secrets("s3://b?session_token=T&Secret=S&X-Amz-Credential=C&sig=G&"
+                                   "passwd=P&Authorization=A&region=r", big, sizeof big),
+            "s3://b?session_token=<redacted>&Secret=<redacted>&X-Amz-Credential=<redacted>&"
+            "sig=<redacted>&passwd=<redacted>&Authorization=<redacted>&region=r");
+  CHECK_STR(rt_spec_redact_secrets("s3://b?%73ecret=S&x=1", buf, sizeof buf), "s3://b?%73ecret=<redacted>&x=1");
+  CHECK_STR(rt_spec_redact_secrets("https://user:PASS@h.example/x?y=1", buf, sizeof buf),
+            "https://<redacted>@h.example/x?y=1");
+  CHECK_STR(rt_spec_redact_secrets("https://h.example/a@b", buf, sizeof buf), "https://h.example/a@b");
+  CHECK_STR(rt_spec_redact_secrets("https://h/#access_token=AT&k=v", buf, sizeof buf),
+            "https://h/#access_token=<redacted>&k=v");
+  for (size_t sz = 1; sz < 40; sz++) { /* cut anywhere: never a byte of a secret */
+    rt_spec_redact_secrets("https://u:PWPWPW@h/?token=TKTKTK&x=1", big, sz);
+    CHECK(strlen(big) < sz && !strstr(big, "PW") && !strstr(big, "TK"));
+  }
 }
 
 static void t_filter(void) {

@@ -10,7 +10,8 @@
 #   FUZZ_BUILD=dir    build directory (default build-fuzz)
 #   FUZZ_CC=clang     the compiler (a generic CC from the environment is not used: it must be clang)
 #
-# Prints one line per target (executions, corpus size, result) and exits non-zero if any target
+# Prints one line per target (executions, coverage: libFuzzer's "cov:" edges, corpus size, result)
+# and exits non-zero if any target
 # crashed, took over 10 s on one input, or failed to build.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -51,8 +52,9 @@ run_one() {
   local rc=0
   "$BUILD/tests/fuzz/fuzz_$name" "${args[@]}" -max_total_time="$SECONDS_EACH" -timeout=10 \
     -print_final_stats=1 -artifact_prefix="$artifacts" "$corpus" >"$log" 2>&1 || rc=$?
-  local execs rate result files
+  local execs rate result files cov
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n1)
+  cov=$(sed -n 's/.* cov: \([0-9]*\) .*/\1/p' "$log" | tail -n1)
   rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -n1)
   files=$(find "$corpus" -type f | wc -l)
   if [ "$rc" -eq 0 ]; then
@@ -60,8 +62,8 @@ run_one() {
   else
     result="FAILED (exit $rc): $(find "$artifacts" -type f | head -n1), see $log"
   fi
-  printf '%-12s %ss  execs %-10s (%s/s)  corpus %-5s files  %s\n' \
-    "$name" "$SECONDS_EACH" "${execs:-?}" "${rate:-?}" "$files" "$result" >"$BUILD/logs/$name.summary"
+  printf '%-12s %ss  execs %-10s (%s/s)  cov %-6s corpus %-5s files  %s\n' \
+    "$name" "$SECONDS_EACH" "${execs:-?}" "${rate:-?}" "${cov:-?}" "$files" "$result" >"$BUILD/logs/$name.summary"
 }
 
 # Up to JOBS targets at once; the summaries print in order once all have finished.

@@ -76,6 +76,23 @@ t "pcaprun journal --json" "$P -e 'local j = require(\"pcaprun.json\").read(...)
 $P journal "$work/none.db" 2> "$work/err"
 t "pcaprun journal on a missing file: exit 1" "[[ \$? == 1 ]] && grep -q 'none.db' '$work/err' && [[ ! -e '$work/none.db' ]]"
 
+# a journal this user may only read (issue 11, item 6): pcaprun journal shows it; it said "is not
+# a pcaprun journal" (SQLite cannot make the -shm file a WAL journal wants beside it)
+ro=$work/ro
+mkdir -p "$ro"
+$P --journal "$ro/j.db" -e 'require("pcaprun.journal").set("kept", 42)'
+if [[ $(id -u) == 0 ]]; then # root reads anything: read as nobody
+  chmod 711 "$work"; chmod 755 "$ro"; chmod 644 "$ro/j.db"
+  reader=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+else
+  chmod 555 "$ro"; chmod 444 "$ro/j.db"
+  reader=()
+fi
+"${reader[@]}" $P journal "$ro/j.db" > "$work/ro.out" 2> "$work/err"
+t "pcaprun journal on a read-only journal shows it" "[[ \$? == 0 ]] && grep -q 'kept = 42' '$work/ro.out'"
+t "  and changes nothing beside it" "[[ ! -e '$ro/j.db-shm' && ! -e '$ro/j.db-wal' ]]"
+chmod 700 "$work" "$ro"
+
 # the module
 $P --time-scale 0.01 --journal "$J" -e '
   local journal = require "pcaprun.journal"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Secrets never leak: run a script that does everything (including failing calls, errors, debug
-# and JSON logs) with a token, then with an email + key, against a strict emulator, and look for
-# the secrets in everything pcaprun printed or wrote.
+# and JSON logs) with a token, then with an email + key, against a strict emulator; a campaign
+# whose bucket URI carries a session token and a secret; a base URL with a password in it; and
+# look for the secrets in everything pcaprun printed or wrote (journals included).
 set -u
 fail=0
 t() { if eval "$2"; then echo "ok - $1"; else echo "not ok - $1"; fail=1; fi; }
@@ -56,7 +57,36 @@ t "the email + key run reached its end" "grep -q 'deliberate failure' $tmp/out.k
 K=$KEY CLOUDFLARE_API_TOKEN=$TOKEN $PCAPRUN -e \
   "assert(require('pcaprun.pcap').client{ email = 'ops@example.com', key = os.getenv('K') }:list())" >"$tmp/out.explicit" 2>&1
 t "explicit email + key win over the environment's token" "[ $? = 0 ]"
-for s in "$TOKEN" "$KEY" "$R2SECRET"; do
-  t "no output or file holds the secret ${s%%-*}" "! grep -rqF --exclude=all.lua -- '$s' $tmp"
+
+# A campaign's bucket URI with credentials in its query (issue 11, item 4): the manifest, the logs
+# (text and JSON, debug) and the journal show it redacted.
+SESS="sess-$RANDOM-S3ssionT0ken"
+PLAIN="sec-$RANDOM-Pl4inS3cret"
+cat >"$tmp/campaign.lua" <<LUA
+local campaign = require "pcaprun.campaign"
+local r = campaign.run{ name = "leak", out = "$tmp/out",
+  bucket = "s3://bkt/p?region=us-east-1&session_token=$SESS&secret=$PLAIN",
+  full = { colos = { "ORD" }, time_limit = 2 }, sample = { time_limit = 2, packet_limit = 10 } }
+print(r.status)
+LUA
+for fmt in text json; do
+  $PCAPRUN --emulate --journal "$tmp/campaign-$fmt.db" --time-scale 0.01 --log-level debug --log-format $fmt \
+    "$tmp/campaign.lua" >"$tmp/campaign.$fmt" 2>&1
+  t "the campaign completed ($fmt logs)" "grep -q '^complete' $tmp/campaign.$fmt"
+  $PCAPRUN journal "$tmp/campaign-$fmt.db" >"$tmp/campaign-journal.$fmt" 2>&1
+done
+t "the manifest shows the bucket redacted" "grep -q 'session_token=<redacted>&secret=<redacted>' $tmp/out/leak/manifest.json"
+
+# A user name and password in the base URL (issue 11, items 1 and 7): refused, shown nowhere
+PASSWD="pw-$RANDOM-Us3rinf0"
+CLOUDFLARE_BASE_URL="http://ops:$PASSWD@127.0.0.1:9/client/v4" CLOUDFLARE_API_TOKEN=$TOKEN \
+  $PCAPRUN --journal "$tmp/userinfo.db" --log-level debug -e 'print(require("pcaprun.pcap").list())' \
+  >"$tmp/out.userinfo" 2>&1
+t "a base URL with a password is refused" "grep -q 'user name or password' $tmp/out.userinfo"
+$PCAPRUN journal "$tmp/userinfo.db" >"$tmp/journal.userinfo" 2>&1
+$PCAPRUN journal --json "$tmp/userinfo.db" >>"$tmp/journal.userinfo" 2>&1
+
+for s in "$TOKEN" "$KEY" "$R2SECRET" "$SESS" "$PLAIN" "$PASSWD"; do
+  t "no output or file holds the secret ${s%%-*}" "! grep -rqF --exclude=all.lua --exclude=campaign.lua -- '$s' $tmp"
 done
 exit $fail

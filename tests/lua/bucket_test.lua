@@ -25,8 +25,15 @@ end)
 
 T.case("redact", function()
   T.eq(bucket.redact("r2://r?account-id=A&access-key-id=K1&secret-access-key=S2"),
-       "r2://r?account-id=A&access-key-id=REDACTED&secret-access-key=REDACTED", "R2 keys")
+       "r2://r?account-id=A&access-key-id=<redacted>&secret-access-key=<redacted>", "R2 keys")
   T.eq(bucket.redact("s3://b?region=us-east-1"), "s3://b?region=us-east-1", "nothing secret")
+  -- the same redaction as the runtime's (C): tokens, secrets, sessions, signatures, userinfo
+  T.eq(bucket.redact("s3://b/p?region=r&session_token=T1&secret=S1&X-Amz-Signature=G1"),
+       "s3://b/p?region=r&session_token=<redacted>&secret=<redacted>&X-Amz-Signature=<redacted>",
+       "tokens, secrets, signatures")
+  T.eq(bucket.redact("s3://AKID:SECRET@b/p"), "s3://<redacted>@b/p", "userinfo")
+  local u = "r2://r?account-id=A&password=P&auth=Q"
+  T.eq(bucket.redact(u), require("pcaprun.log").redact(u), "log.redact agrees")
 end)
 
 T.case("mirror and objects", function()
