@@ -11,7 +11,7 @@ SKIPS = rc=$$?; $(CURDIR)/tests/skipped.sh $(JUNIT); exit $$rc
 # Debian packages the build, the tests and the benchmarks need. Node.js and npm (for the official
 # SDK check) count as present when the commands are, however they were installed.
 DEB_PACKAGES = build-essential cmake pkg-config liblua5.4-dev lua5.4 lua-cjson-dev libuv1-dev \
-  libcurl4-openssl-dev libssl-dev libmicrohttpd-dev libjansson-dev libsqlite3-dev libpcap-dev \
+  libcurl4-openssl-dev libssl-dev libmicrohttpd-dev libjansson-dev libsqlite3-dev libpcap-dev libexpat1-dev \
   tshark wireshark-common tcpdump lua-check curl valgrind clang libclang-rt-dev ca-certificates time
 DEB_COMMANDS = node:nodejs npm:npm
 

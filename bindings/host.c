@@ -72,6 +72,7 @@ static const luaL_Reg c_modules[] = {
   {"pcaprun.fs", luaopen_pcaprun_fs},
   {"pcaprun.json", luaopen_pcaprun_json},
   {"pcaprun.journal", luaopen_pcaprun_journal},
+  {"pcaprun.objstore", luaopen_pcaprun_objstore},
   {"pcaprun.pcapfile", luaopen_pcaprun_pcapfile},
   {"cjson", luaopen_cjson},
   {"cjson.safe", luaopen_cjson_safe},

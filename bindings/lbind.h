@@ -28,6 +28,7 @@ int luaopen_pcaprun_cron(lua_State *L);
 int luaopen_pcaprun_http(lua_State *L);
 int luaopen_pcaprun_fs(lua_State *L);
 int luaopen_pcaprun_journal(lua_State *L);
+int luaopen_pcaprun_objstore(lua_State *L);
 int luaopen_pcaprun_pcapfile(lua_State *L);
 
 /* Creates the Lua state for rt (allocator, libraries, preloaded modules). Returns 0 or RT_ENOMEM. */

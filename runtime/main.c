@@ -202,7 +202,10 @@ static emu_server *start_emulator(rt_runtime *rt, const char *user_config) {
   if (emu_exposed(emu))
     rt_log(RT_LOG_WARN, "emulator", "the emulator listens off loopback (allow_remote): anyone who can reach "
            "this machine can use it; its admin endpoints need PCAPRUN_EMULATOR_ADMIN_TOKEN", "url", url, NULL);
-  rt_log(RT_LOG_INFO, "emulator", "emulator started", "url", url, "buckets", emu_bucket_dir(emu), NULL);
+  rt->s3_endpoint = emu_s3_url(emu); /* buckets are read through the emulator's S3 API */
+  emu_s3_keys(emu, &rt->s3_key_id, &rt->s3_secret);
+  rt_log(RT_LOG_INFO, "emulator", "emulator started", "url", url, "buckets", emu_bucket_dir(emu),
+         "s3", emu_s3_url(emu), NULL);
   return emu;
 }
 

@@ -63,6 +63,9 @@ typedef struct rt_runtime {
   int fingerprint_key_set;
   rt_journal *journal;    /* crash-safe record and limits shared between processes, or NULL */
   char *journal_default;  /* the default journal's path, opened when first needed (journal.h) */
+  /* the default object-store endpoint and keys (--emulate: the emulator's S3 API), borrowed from
+   * their owner for the whole run; NULL: the environment's (objstore.h) */
+  const char *s3_endpoint, *s3_key_id, *s3_secret;
   /* time */
   uint64_t t0_ms;         /* loop time at start */
   double t0_wall;         /* wall clock (epoch s) at start */

@@ -1,6 +1,6 @@
 -- The benchmark table: reads what run.sh measured in DIR, prints one aligned table (metric,
 -- pcaprun, baseline, ratio, target, verdict) and writes it, with every raw figure, as JSON.
---   lua5.4 report.lua DIR OUT.json [pcap]      (pcap: only the capture-file rows, pcap.sh's)
+--   lua5.4 report.lua DIR OUT.json [pcap|objstore]   (only pcap.sh's, or objstore.sh's, rows)
 local cjson = require "cjson"
 local dir, outpath = arg[1], arg[2]
 
@@ -110,6 +110,16 @@ local function core_rows()
     local label = w == "raw" and "bare create/wait/download" or "campaign"
     row(("journal: %s API calls/s (vs no journal)"):format(label), median(disk), median(none))
   end
+
+  -- 8. The emulator under hostile load
+  local el = read_json("emu_load.json")
+  raw.emu_load = el
+  row("emulator: RSS after 40,000 credentials, MiB (vs at start)", el.rss_after_tokens_kb / 1024,
+    el.rss_start_kb / 1024, "<= 2x (was 37x)", function(_, r) return r <= 2 end)
+  row("  requests/s after 40,000 credentials (vs before them)", el.rate_after.rps, el.rate_before.rps,
+    ">= 0.7x (was 0.15x)", function(_, r) return r >= 0.7 end)
+  row("  requests answered while 1,100 slow connections are open", el.slow.served, el.slow.requests,
+    "all", function(_, r) return r == 1 end)
 end
 
 -- 7. Capture files: throughput from the median wall time (over the file's bytes), peak RSS the
@@ -162,11 +172,27 @@ local function emu_rows()
     "all", function(_, r) return r == 1 end)
 end
 
-if arg[3] ~= "pcap" then
+-- 9. Object stores (objstore.sh): a 1 GiB fetch over the S3 API against curl --aws-sigv4.
+local function objstore_rows()
+  local f = assert(io.open(dir .. "/objstore_fetch_bytes.txt"))
+  local bytes = f:read("n")
+  f:close()
+  local pt, ct = column("objstore_fetch_pcaprun.txt", 1), column("objstore_fetch_curl.txt", 1)
+  local prss, crss = max(column("objstore_fetch_pcaprun.txt", 2)), max(column("objstore_fetch_curl.txt", 2))
+  raw.objstore_fetch = { bytes = bytes, pcaprun_seconds = pt, curl_seconds = ct, pcaprun_rss_kb = prss,
+                         curl_rss_kb = crss }
+  row("S3 fetch 1 GiB: MiB/s (vs curl --aws-sigv4)", bytes / 2 ^ 20 / median(pt), bytes / 2 ^ 20 / median(ct),
+    ">= 0.9x", function(_, r) return r >= 0.9 end)
+  row("S3 fetch 1 GiB: peak RSS, MiB (vs curl --aws-sigv4)", prss / 1024, crss / 1024, "< 32 MiB",
+    function(p) return p < 32 end)
+end
+
+if arg[3] ~= "pcap" and arg[3] ~= "objstore" then
   core_rows()
   emu_rows()
 end
-if io.open(dir .. "/pcap_bytes.txt") then pcap_rows() end
+if arg[3] ~= "objstore" and io.open(dir .. "/pcap_bytes.txt") then pcap_rows() end
+if arg[3] ~= "pcap" and io.open(dir .. "/objstore_fetch_bytes.txt") then objstore_rows() end
 
 -- The table
 local function fmt(v)

@@ -5,6 +5,7 @@
 #   BENCH_SCALE=0.05   time scale of the campaigns (real seconds per API second)
 #   BENCH_REPS=5       repetitions of each timed measurement (the median is reported)
 #   BENCH_ONLY=pcap    only the capture-file rows (tests/bench/pcap.sh, which also runs alone)
+#   BENCH_ONLY=objstore  only the object-store rows (tests/bench/objstore.sh, which also runs alone)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BUILD=$(cd "${1:-build}" && pwd)
@@ -18,6 +19,7 @@ for tool in curl lua5.4 /usr/bin/time; do
 done
 cmake --build "$BUILD" --target pcaprun bench_http_rps emu_load > /dev/null
 if [[ ${BENCH_ONLY:-} == pcap ]]; then exec $B/pcap.sh "$BUILD"; fi
+if [[ ${BENCH_ONLY:-} == objstore ]]; then exec $B/objstore.sh "$BUILD" "$REPS"; fi
 
 work=$(mktemp -d -p "$BUILD")
 out=$BUILD/bench
@@ -120,5 +122,8 @@ $B/pcap.sh "$BUILD" "$out" >&2
 # 8. The emulator under hostile load (emu_load.sh): many credentials, many slow connections.
 note "emulator: 40,000 credentials, 1,100 slow connections"
 EMU_LOAD_OUT=$out $B/emu_load.sh "$BUILD" > /dev/null
+
+# 9. Object stores: a 1 GiB fetch over the S3 API vs curl --aws-sigv4 (objstore.sh).
+$B/objstore.sh "$BUILD" "$REPS" "$out"
 
 lua5.4 $B/report.lua "$out" "$BUILD/bench.json"

@@ -2,8 +2,9 @@
 # ctest-timeout: 200
 # The example scripts, exactly as a user runs them (pcaprun --emulate --time-scale 0.01
 # scripts/X.lua, no arguments, from an empty working directory): each exits 0 in under 30 s,
-# the emulator saw no limit violation, every pcap left is one (capinfos -t -M says pcap), no
-# temporary file is left, and every manifest and report is valid JSON. A second run of the
+# the emulator saw no limit violation, every pcap left is one (capinfos -t -M says pcap, or
+# nsecpcap for merged full captures), no temporary file is left, and every manifest and report is
+# valid JSON. A second run of the
 # campaign resumes: nothing is captured again. Then the same scripts, unchanged, against an
 # endpoint the CLOUDFLARE_* variables name (a `pcaprun emulator` server on loopback).
 set -u
@@ -30,7 +31,7 @@ check_outputs() { # check_outputs NAME
   local dir=$tmp/$1 bad=0 n=0 f
   while IFS= read -r -d '' f; do
     n=$((n + 1))
-    capinfos -t -M "$f" | grep -Eq 'File type:[[:space:]]+pcap$' || { echo "# not a pcap: $f"; bad=1; }
+    capinfos -t -M "$f" | grep -Eq 'File type:[[:space:]]+(nsec)?pcap$' || { echo "# not a pcap: $f"; bad=1; }
   done < <(find "$dir" -name '*.pcap' -print0)
   t "$1: pcaps left ($n), each a valid pcap" "[ $n -gt 0 ] && [ $bad = 0 ]"
   t "$1: no temporary or invalid files" "[ -z \"\$(find '$dir' -name '*.part' -o -name '*.tmp' -o -name '*.invalid')\" ]"
