@@ -11,6 +11,7 @@
 #include "err.h"
 #include "lbind.h"
 #include "lerr.h"
+#include "ljson.h"
 #include "objstore.h"
 #include <lauxlib.h>
 #include <stdio.h>
