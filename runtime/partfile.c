@@ -21,6 +21,11 @@ static int io_error(rt_partfile *f, const char *what) {
 
 int rt_partfile_open(rt_partfile *f, const char *path, int pcap, int resume) {
   if (f->fd >= 0) return 0;
+  int rc = rt_partfile_create(f, path, pcap);
+  return rc ? rc : rt_partfile_resume(f, resume);
+}
+
+int rt_partfile_create(rt_partfile *f, const char *path, int pcap) {
   size_t n = strlen(path) + 6;
   free(f->path);
   free(f->part);
@@ -35,7 +40,11 @@ int rt_partfile_open(rt_partfile *f, const char *path, int pcap, int resume) {
   struct stat st;
   f->offset = fstat(f->fd, &st) == 0 ? (uint64_t)st.st_size : 0;
   rt_pcapcheck_init(&f->check);
-  if (f->offset > 0 && resume && (!pcap || rt_pcapcheck_file(f->part, &f->check) == 0)) return 0;
+  return 0;
+}
+
+int rt_partfile_resume(rt_partfile *f, int resume) {
+  if (f->offset > 0 && resume && (!f->pcap || rt_pcapcheck_file(f->part, &f->check) == 0)) return 0;
   return rt_partfile_restart(f);
 }
 

@@ -21,8 +21,13 @@ typedef struct rt_partfile {
 void rt_partfile_init(rt_partfile *f);
 /* Opens PATH.part (creating the directories above PATH). With resume, what is there stays when
  * it is a valid start of a pcap (or any bytes, without the check); otherwise it is emptied.
- * Returns 0, RT_ENOMEM or RT_EIO (message set). */
+ * Returns 0, RT_ENOMEM or RT_EIO (message set). It is rt_partfile_create, then
+ * rt_partfile_resume: a caller that must first lock the file calls them itself. */
 int rt_partfile_open(rt_partfile *f, const char *path, int pcap, int resume);
+/* Opens (creating) PATH.part without looking at what it holds. */
+int rt_partfile_create(rt_partfile *f, const char *path, int pcap);
+/* Keeps what PATH.part holds when resume and it is a valid start, else empties it. */
+int rt_partfile_resume(rt_partfile *f, int resume);
 /* Empties PATH.part: the transfer starts again from byte 0. */
 int rt_partfile_restart(rt_partfile *f);
 /* Appends bytes. Returns 0, RT_EIO, or RT_EPCAP as soon as they cannot be a pcap (written all
