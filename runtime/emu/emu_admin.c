@@ -4,7 +4,10 @@
  *   GET  /__admin/config    the running configuration
  *   POST /__admin/config    merge a JSON object into it
  *   POST /__admin/reset     forget captures, buckets, limits and counters; reseed
- *   GET  /__admin/captures  every capture with its timeline in real seconds */
+ *   GET  /__admin/captures  every capture with its timeline in real seconds
+ *   GET  /__admin/clock     the API clock: {"api_now": s, "frozen": bool}
+ *   POST /__admin/clock     {"freeze": true} stops it, {"advance": s} moves a stopped clock on,
+ *                           {"freeze": false} lets it run again */
 #define _XOPEN_SOURCE 700 /* nftw */
 #include "emu_internal.h"
 #include <ftw.h>
@@ -219,8 +222,29 @@ void emu_admin_handle(emu_server *s, const char *method, const char *path, const
     emu_reset(s);
     pthread_mutex_unlock(&s->mu);
     reply_text(r, 200, json_pack("{s:b}", "ok", 1));
+  } else if (strcmp(name, "clock") == 0 && (get || post)) {
+    json_t *o = post ? json_loadb(body ? body : "", body_len, 0, NULL) : NULL;
+    json_t *freeze = json_object_get(o, "freeze"), *advance = json_object_get(o, "advance");
+    double step = json_is_number(advance) ? json_number_value(advance) : 0;
+    int bad = post && (!json_is_object(o) || (freeze && !json_is_boolean(freeze)) ||
+                       (advance && !(json_is_number(advance) && step >= 0 && step <= 1e9)) ||
+                       json_object_size(o) != (size_t)((freeze != NULL) + (advance != NULL)));
+    pthread_mutex_lock(&s->mu);
+    if (!bad && freeze) emu_clock_set(s, json_is_true(freeze), 0);
+    if (!bad && advance && !s->clock_frozen) bad = 2;
+    if (!bad && advance) emu_clock_set(s, -1, step);
+    json_t *now = json_pack("{s:f,s:b}", "api_now", emu_api_now(s), "frozen", s->clock_frozen);
+    pthread_mutex_unlock(&s->mu);
+    json_decref(o);
+    if (bad) {
+      json_decref(now);
+      reply_text(r, 400, json_pack("{s:s}", "error", bad == 2 ? "advance needs a stopped clock: {\"freeze\": true} first"
+                                                               : "expected {\"freeze\": true|false} and/or {\"advance\": seconds >= 0}"));
+      return;
+    }
+    reply_text(r, 200, now);
   } else if (!strcmp(name, "stats") || !strcmp(name, "captures") || !strcmp(name, "config") ||
-             !strcmp(name, "reset")) {
+             !strcmp(name, "reset") || !strcmp(name, "clock")) {
     reply_text(r, 405, json_pack("{s:s}", "error", "method not allowed"));
   } else {
     reply_text(r, 404, json_pack("{s:s}", "error", "unknown admin endpoint; see "

@@ -1,11 +1,26 @@
 /* The API clock: API seconds run time_scale times slower than real ones, so the emulator's
- * captures, windows and blocks all follow one clock; changing time_scale rebases it. Also the
- * sleep of the slow fault and of paced downloads, which ends early when the server stops. */
+ * captures, windows and blocks all follow one clock; changing time_scale rebases it. Tests may
+ * stop it and step it (a loaded machine then changes nothing they see). Also the sleep of the
+ * slow fault and of paced downloads, which ends early when the server stops. */
 #include "emu_internal.h"
 #include <time.h>
 
 double emu_api_now(emu_server *s) {
+  if (s->clock_frozen) return s->frozen_api;
   return s->api_base + (emu_mono_now() - s->real_base) / s->cfg.time_scale;
+}
+
+void emu_clock_set(emu_server *s, int freeze, double advance) {
+  if (freeze == 1 && !s->clock_frozen) {
+    s->frozen_api = emu_api_now(s);
+    s->clock_frozen = 1;
+  } else if (freeze == 0 && s->clock_frozen) {
+    s->api_base = s->frozen_api;
+    s->real_base = emu_mono_now();
+    s->clock_frozen = 0;
+  } else if (freeze == -1 && s->clock_frozen && advance > 0) {
+    s->frozen_api += advance;
+  }
 }
 
 double emu_api_to_real(emu_server *s, double api) {
@@ -13,7 +28,7 @@ double emu_api_to_real(emu_server *s, double api) {
 }
 
 void emu_set_config(emu_server *s, const emu_config *c) {
-  if (c->time_scale != s->cfg.time_scale) {
+  if (c->time_scale != s->cfg.time_scale && !s->clock_frozen) {
     s->api_base = emu_api_now(s);
     s->real_base = emu_mono_now();
   }

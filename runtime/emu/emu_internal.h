@@ -232,6 +232,8 @@ struct emu_server {
   int exposed, admin_token_made; /* listening off loopback; admin_token made up at start */
   emu_rng rng_ids, rng_faults, rng_fail;
   double real_base, api_base; /* API clock: api = api_base + (real - real_base) / time_scale */
+  int clock_frozen;           /* tests: the API clock stands at frozen_api until advanced */
+  double frozen_api;
   double started_mono;
   rt_list captures, buckets; /* captures: oldest first */
   rt_list keyrecs;            /* limiter records, most recently used first */
@@ -259,6 +261,10 @@ int emu_server_new(const char *config_json, emu_server **out, char *err, size_t 
 double emu_api_now(emu_server *s);
 /* Seconds since the server started of an API instant (for the admin timeline). */
 double emu_api_to_real(emu_server *s, double api);
+/* Stops the API clock (freeze 1), lets it run again from where it stands (freeze 0), or moves a
+ * stopped clock on by `advance` API seconds (freeze -1): tests step the emulator's timeline
+ * instead of sleeping through it (POST /__admin/clock). Under mu. */
+void emu_clock_set(emu_server *s, int freeze, double advance);
 /* Installs a new configuration (under mu); rebases the API clock when time_scale changes. */
 void emu_set_config(emu_server *s, const emu_config *c);
 /* Sleeps up to ms milliseconds, less when the server stops (takes and releases mu). */

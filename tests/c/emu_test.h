@@ -185,6 +185,22 @@ static inline long admin_config(emu_fix *f, const char *json) {
   return st;
 }
 
+/* The emulator's API clock, stopped (clock_freeze) and stepped (clock_advance, API seconds):
+ * what a test sees then depends on the steps it takes, not on how loaded the machine is. */
+static inline void clock_post(emu_fix *f, const char *json) {
+  char url[600];
+  snprintf(url, sizeof url, "%s/clock", f->admin);
+  http_res r = http_do("POST", url, NULL, json);
+  if (r.status != 200) fprintf(stderr, "admin clock %s -> %ld %s\n", json, r.status, r.body ? r.body : "");
+  http_free(&r);
+}
+static inline void clock_freeze(emu_fix *f) { clock_post(f, "{\"freeze\":true}"); }
+static inline void clock_advance(emu_fix *f, double api_seconds) {
+  char body[64];
+  snprintf(body, sizeof body, "{\"advance\":%.6f}", api_seconds);
+  clock_post(f, body);
+}
+
 static inline void admin_reset(emu_fix *f) {
   char url[600];
   snprintf(url, sizeof url, "%s/reset", f->admin);

@@ -27,9 +27,19 @@ static void t_simple_lifecycle(void) {
   double sc = SCALE(0.01);
   start_scaled(sc, "");
   char id[33], st[32];
-  double t0 = now_s();
-  CHECK_INT(create_capture(&F, SIMPLE_BODY, id), 200); /* time_limit 60: 0.6 s real */
+  /* on a stopped clock: pending for time_limit API seconds, then success */
+  clock_freeze(&F);
+  CHECK_INT(create_capture(&F, SIMPLE_BODY, id), 200);
   CHECK_STR(status_of(id, st), "pending");
+  clock_advance(&F, 59.9);
+  CHECK_STR(status_of(id, st), "pending");
+  clock_advance(&F, 0.1);
+  CHECK_STR(status_of(id, st), "success");
+  emu_fix_stop(&F);
+  /* on the running clock: time_limit 60 at time_scale 0.01 takes 0.6 s, never less */
+  start_scaled(sc, "");
+  double t0 = now_s();
+  CHECK_INT(create_capture(&F, SIMPLE_BODY, id), 200);
   CHECK(wait_status(&F, id, "success", 5));
   CHECK(now_s() - t0 >= 60 * sc * 0.95);
   emu_fix_stop(&F);
@@ -44,31 +54,26 @@ static void t_full_lifecycle(void) {
   double sc = SCALE(0.005);
   start_scaled(sc, "\"auto_validate_buckets\":true,\"full_pending\":20,\"conversion_pending\":20,"
                    "\"conversion_running\":20");
-  char id[33], st[32];
+  char id[33];
+  /* the documented order on a stopped clock, stepped through each phase (API seconds: pending
+   * 20, running 40, conversion_pending 20, conversion_running 20); packets grow while running */
+  static const struct { double step; const char *status; long long packets; } phases[] = {
+      {0, "pending", 0},   {10, "pending", 0},          {20, "running", 100},
+      {10, "running", 200}, {30, "conversion_pending", 400}, {20, "conversion_running", 400}};
+  clock_freeze(&F);
   CHECK_INT(create_capture(&F, "{\"system\":\"magic-transit\",\"type\":\"full\",\"time_limit\":40,"
                                "\"packet_limit\":400,\"colo_name\":\"ORD\","
                                "\"destination_conf\":\"s3://demo/pcaps?region=us-east-1\"}", id),
             200);
-  CHECK_STR(status_of(id, st), "pending");
-  /* every status of the documented order shows up, in order */
-  static const char *const order[] = {"pending", "running", "conversion_pending",
-                                      "conversion_running", "success"};
-  int seen = 0;
-  long long last_packets = 0, packets = 0;
-  double end = now_s() + 10 * slow_factor();
-  while (seen < 4 && now_s() < end) {
+  for (size_t k = 0; k < sizeof phases / sizeof phases[0]; k++) {
+    clock_advance(&F, phases[k].step);
     http_res r = api_fmt(&F, "GET", NULL, "/pcaps/%s", id);
-    const char *s = jstr(r.json, "result.status");
-    packets = jint(r.json, "result.packets_captured");
-    CHECK(packets >= last_packets); /* grows while running */
-    last_packets = packets;
-    for (int k = seen + 1; k < 5; k++)
-      if (s && strcmp(s, order[k]) == 0) seen = k;
+    CHECK_STR(jstr(r.json, "result.status"), phases[k].status);
+    CHECK_INT(jint(r.json, "result.packets_captured"), phases[k].packets); /* 400 spread over 40 s */
     http_free(&r);
-    sleep_s(0.005);
   }
-  CHECK_INT(seen, 4);
-  CHECK_INT(packets, 400); /* min(packet_limit, 20/s * 40 s) */
+  clock_advance(&F, 20); /* done: success once the file is in the bucket (the delivery thread) */
+  CHECK(wait_status(&F, id, "success", 10));
   /* delivered to the bucket as pcap_<id>.pcap */
   char path[1024];
   snprintf(path, sizeof path, "%s/demo/pcaps/pcap_%s.pcap", emu_bucket_dir(F.s), id);
@@ -95,6 +100,7 @@ static void t_stop(void) {
   double sc = SCALE(0.01);
   start_scaled(sc, "\"auto_validate_buckets\":true,\"full_limit\":false,\"full_pending\":1000");
   char pending[33], running[33], simple[33], st[32];
+  clock_freeze(&F); /* each phase lasts until the test steps past it */
   CHECK_INT(create_capture(&F, FULL_BODY_FOR("s3://b"), pending), 200);
   /* stop while pending: 204, no body, stop_requested set, converts now */
   http_res r = api_fmt(&F, "PUT", NULL, "/pcaps/%s/stop", pending);
@@ -116,7 +122,8 @@ static void t_stop(void) {
   r = api_fmt(&F, "GET", NULL, "/pcaps/%s", pending);
   CHECK_STR(jstr(r.json, "result.stop_requested"), first_stop);
   http_free(&r);
-  CHECK(wait_status(&F, pending, "success", 5)); /* 3 API s of conversion */
+  clock_advance(&F, 3); /* 3 API s of conversion, then success once delivered */
+  CHECK(wait_status(&F, pending, "success", 10));
   /* terminal: 204 and nothing changes (switch: 400) */
   r = api_fmt(&F, "PUT", NULL, "/pcaps/%s/stop", pending);
   CHECK_INT(r.status, 204);
@@ -132,15 +139,15 @@ static void t_stop(void) {
   CHECK_INT(create_capture(&F, "{\"system\":\"magic-transit\",\"type\":\"full\",\"time_limit\":300,"
                                "\"colo_name\":\"ORD\",\"destination_conf\":\"s3://b\"}", running),
             200);
-  sleep_s(60 * sc);
+  clock_advance(&F, 60);
   r = api_fmt(&F, "PUT", NULL, "/pcaps/%s/stop", running);
   CHECK_INT(r.status, 204);
   http_free(&r);
   r = api_fmt(&F, "GET", NULL, "/pcaps/%s", running);
   long long kept = jint(r.json, "result.packets_captured");
-  CHECK(kept > 0 && kept < 6000); /* 20/s for ~60 of 300 s */
+  CHECK_INT(kept, 1200); /* 20/s for 60 of 300 s */
   http_free(&r);
-  sleep_s(20 * sc);
+  clock_advance(&F, 20);
   r = api_fmt(&F, "GET", NULL, "/pcaps/%s", running);
   CHECK_INT(jint(r.json, "result.packets_captured"), kept);
   http_free(&r);
