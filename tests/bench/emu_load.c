@@ -44,7 +44,8 @@ static long get_list(CURL *e, const char *base, const char *token, int fresh) {
   curl_easy_setopt(e, CURLOPT_URL, url);
   curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard);
-  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 5000L);
+  /* a hang guard: the claim is "answered", not how fast (a loaded machine is slow) */
+  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 60000L);
   curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, (long)fresh);
   curl_easy_setopt(e, CURLOPT_FORBID_REUSE, (long)fresh);
   long status = 0;

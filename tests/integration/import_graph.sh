@@ -37,28 +37,25 @@ while IFS= read -r src; do
   done < <(sed -n 's/^#include "\([^"]*\)".*/\1/p' "$src")
 done < <(git ls-files 'runtime/*.c' 'bindings/*.c')
 
-# edges from call references: the object files of the build's libraries
-declare -A defined_in
+# edges from call references: the object files of the build's libraries, read with one nm each way
+declare -A concept_of defined_in
 objects=()
 while IFS= read -r o; do
   src=${o#*.dir/}
   src=${src%.o}
   [[ -f $src ]] || continue # generated (embedded Lua)
   objects+=("$PCAPRUN_BUILD/$o")
-  for sym in $(nm -g --defined-only "$PCAPRUN_BUILD/$o" 2> /dev/null | awk '{print $3}'); do
-    defined_in[$sym]=$(concept "$src")
-  done
+  concept_of[$PCAPRUN_BUILD/$o]=$(concept "$src")
 done < <(cat "$PCAPRUN_BUILD"/CMakeFiles/pcaprun_*.dir/link.txt | tr ' ' '\n' | grep '\.c\.o$' | sort -u)
 ((${#objects[@]} > 10)) || { echo "not ok - no object files found under $PCAPRUN_BUILD"; exit 1; }
-for o in "${objects[@]}"; do
+while read -r o sym; do
+  defined_in[$sym]=${concept_of[$o]}
+done < <(nm -A -g --defined-only "${objects[@]}" | awk '{sub(/:.*/, "", $1); print $1, $NF}')
+while read -r o sym; do
+  from=${concept_of[$o]} to=${defined_in[$sym]:-}
   src=${o#*.dir/}
-  src=${src%.o}
-  from=$(concept "$src")
-  for sym in $(nm -u "$o" 2> /dev/null | awk '{print $2}'); do
-    to=${defined_in[$sym]:-}
-    [[ -n $to && $to != "$from" ]] && echo "$from $to call:$src->$sym" >> "$work/edges"
-  done
-done
+  [[ -n $to && $to != "$from" ]] && echo "$from $to call:${src%.o}->$sym" >> "$work/edges"
+done < <(nm -A -u "${objects[@]}" | awk '{sub(/:.*/, "", $1); print $1, $NF}')
 
 "$PCAPRUN" -e '
 local edges, why = {}, {}
