@@ -46,19 +46,6 @@ static const char *str_opt(lua_State *L, int idx, const char *name) {
   return v;
 }
 
-static void check_keys(lua_State *L, int idx, const char *fname, const char *const *allowed, const char *list) {
-  if (lua_isnoneornil(L, idx)) return;
-  luaL_checktype(L, idx, LUA_TTABLE);
-  lua_pushnil(L);
-  while (lua_next(L, idx)) {
-    const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?";
-    int ok = 0;
-    for (int i = 0; allowed[i]; i++) ok |= strcmp(k, allowed[i]) == 0;
-    if (!ok) luaL_error(L, "%s: unknown option '%s' (options: %s)", fname, k, list);
-    lua_pop(L, 1);
-  }
-}
-
 /* objstore.open(uri [, {access_key_id=, secret_access_key=, session_token=, region=, endpoint=,
  * profile=}]) -> store | nil, err (INVALID: a bad URI, no keys, an endpoint that is not https).
  * Options beat the URI, which beats the environment (see pcaprun.bucket). [-1|2, +1|2, m] */
@@ -66,8 +53,7 @@ static int l_open(lua_State *L) {
   static const char *const allowed[] = {"access_key_id", "secret_access_key", "session_token", "region",
                                         "endpoint", "profile", NULL};
   const char *uri = luaL_checkstring(L, 1);
-  check_keys(L, 2, "objstore.open", allowed,
-             "access_key_id, secret_access_key, session_token, region, endpoint, profile");
+  l_check_options(L, 2, "objstore.open", allowed);
   rt_s3opts o = {0};
   if (!lua_isnoneornil(L, 2)) {
     o.access_key_id = str_opt(L, 2, "access_key_id");
@@ -173,25 +159,30 @@ static int run_op(lua_State *L, rt_objop *op, int64_t timeout) {
 typedef struct op_opts { int64_t timeout; const char *etag; int64_t size; int64_t max_bytes; } op_opts;
 
 static op_opts check_op_opts(lua_State *L, int idx, const char *fname, int kind) {
+  static const char *const plain[] = {"timeout", NULL};
+  static const char *const get[] = {"timeout", "etag", "size", NULL};
+  static const char *const read[] = {"timeout", "max_bytes", NULL};
   op_opts o = {-1, NULL, -1, -1};
+  l_check_options(L, idx, fname, kind == RT_OBJ_GET ? get : kind == RT_OBJ_READ ? read : plain);
   if (lua_isnoneornil(L, idx)) return o;
-  luaL_checktype(L, idx, LUA_TTABLE);
-  lua_pushnil(L);
-  while (lua_next(L, idx)) {
-    const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?";
-    if (!strcmp(k, "timeout")) o.timeout = l_opt_timeout(L, -1, "timeout");
-    else if (kind == RT_OBJ_GET && !strcmp(k, "etag") && lua_type(L, -1) == LUA_TSTRING) o.etag = lua_tostring(L, -1);
-    else if (kind == RT_OBJ_GET && !strcmp(k, "size") && lua_isinteger(L, -1) && lua_tointeger(L, -1) >= 0)
-      o.size = lua_tointeger(L, -1);
-    else if (kind == RT_OBJ_READ && !strcmp(k, "max_bytes") && lua_isinteger(L, -1) && lua_tointeger(L, -1) > 0 &&
-             lua_tointeger(L, -1) <= (64 << 20))
-      o.max_bytes = lua_tointeger(L, -1);
-    else
-      luaL_error(L, "%s: bad or unknown option '%s' (options: timeout%s)", fname, k,
-                 kind == RT_OBJ_GET ? ", etag (a string), size (an integer)"
-                 : kind == RT_OBJ_READ ? ", max_bytes (1 .. 64 MiB)" : "");
-    lua_pop(L, 1);
+  int top = lua_gettop(L);
+  lua_getfield(L, idx, "timeout");
+  o.timeout = l_opt_timeout(L, -1, "timeout");
+  if (kind == RT_OBJ_GET && lua_getfield(L, idx, "etag") != LUA_TNIL) {
+    if (lua_type(L, -1) != LUA_TSTRING) luaL_error(L, "%s: option 'etag' must be a string", fname);
+    o.etag = lua_tostring(L, -1); /* stays referenced by the options table */
   }
+  if (kind == RT_OBJ_GET && lua_getfield(L, idx, "size") != LUA_TNIL) {
+    if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 0)
+      luaL_error(L, "%s: option 'size' must be an integer >= 0", fname);
+    o.size = lua_tointeger(L, -1);
+  }
+  if (kind == RT_OBJ_READ && lua_getfield(L, idx, "max_bytes") != LUA_TNIL) {
+    if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) <= 0 || lua_tointeger(L, -1) > (64 << 20))
+      luaL_error(L, "%s: option 'max_bytes' must be an integer from 1 to 64 MiB", fname);
+    o.max_bytes = lua_tointeger(L, -1);
+  }
+  lua_settop(L, top);
   return o;
 }
 
@@ -272,23 +263,12 @@ static int s_delete(lua_State *L) {
 int luaopen_pcaprun_objstore(lua_State *L) {
   static const luaL_Reg methods[] = {{"list", s_list}, {"head", s_head}, {"fetch", s_fetch},
                                      {"read", s_read}, {"delete", s_delete}, {NULL, NULL}};
+  static const luaL_Reg box[] = {{"__close", box_close}, {"__gc", box_close}, {NULL, NULL}};
+  static const luaL_Reg store[] = {
+      {"__index", store_index}, {"__tostring", store_tostring}, {"__gc", store_gc}, {NULL, NULL}};
   static const luaL_Reg fns[] = {{"open", l_open}, {NULL, NULL}};
-  luaL_newmetatable(L, BOX_MT);
-  lua_pushcfunction(L, box_close);
-  lua_setfield(L, -2, "__close");
-  lua_pushcfunction(L, box_close);
-  lua_setfield(L, -2, "__gc");
-  lua_pop(L, 1);
-  luaL_newmetatable(L, STORE_MT);
-  lua_pushcfunction(L, store_index);
-  lua_setfield(L, -2, "__index");
-  lua_pushcfunction(L, store_tostring);
-  lua_setfield(L, -2, "__tostring");
-  lua_pushcfunction(L, store_gc);
-  lua_setfield(L, -2, "__gc");
-  luaL_newlib(L, methods);
-  lua_setfield(L, -2, "methods");
-  lua_pop(L, 1);
+  l_newclass(L, BOX_MT, box, NULL);
+  l_newclass(L, STORE_MT, store, methods); /* store_index: the fields, then the methods */
   luaL_newlib(L, fns);
   return 1;
 }

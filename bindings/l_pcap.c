@@ -74,15 +74,8 @@ static int header_safe(const char *s) { return s && !strpbrk(s, "\r\n"); }
 
 /* Pushes a client for explicit options (table at index opts) or the environment (opts 0). */
 static l_client *open_client(lua_State *L, int opts) {
-  if (opts) { /* a misspelt option would silently fall back to the environment's account */
-    lua_pushnil(L);
-    while (lua_next(L, opts)) {
-      const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "";
-      if (strcmp(k, "token") && strcmp(k, "email") && strcmp(k, "key") && strcmp(k, "account_id") && strcmp(k, "base_url"))
-        luaL_error(L, "unknown client option '%s' (options: token, email, key, account_id, base_url)", k);
-      lua_pop(L, 1);
-    }
-  }
+  static const char *const names[] = {"token", "email", "key", "account_id", "base_url", NULL};
+  if (opts) l_check_options(L, opts, "pcap.client", names); /* a misspelt option would fall back to the environment */
   const char *email = env_or(L, opts, "email", "CLOUDFLARE_EMAIL");
   const char *key = env_or(L, opts, "key", "CLOUDFLARE_API_KEY");
   /* explicit email and key win over the environment's token */
@@ -394,27 +387,28 @@ static int push_capture_list(lua_State *L, rt_call *c) {
  * intent. Unknown options raise (they are typos). */
 typedef struct call_opts { int64_t timeout; int priority, preempt; const char *intent; } call_opts;
 
-static call_opts check_opts(lua_State *L, int idx, int create) {
+static call_opts check_opts(lua_State *L, int idx, const char *fname, int create) {
+  static const char *const plain[] = {"timeout", NULL};
+  static const char *const creating[] = {"timeout", "priority", "preempt", "intent", NULL};
   call_opts o = {-1, 0, 0, NULL};
+  l_check_options(L, idx, fname, create ? creating : plain);
   if (lua_isnoneornil(L, idx)) return o;
-  luaL_checktype(L, idx, LUA_TTABLE);
-  lua_pushnil(L);
-  while (lua_next(L, idx)) {
-    const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?";
-    if (!strcmp(k, "timeout")) o.timeout = l_opt_timeout(L, -1, "timeout");
-    else if (create && !strcmp(k, "priority")) {
-      int isint;
-      lua_Integer v = lua_tointegerx(L, -1, &isint);
-      if (!isint || v < -1000000 || v > 1000000) luaL_error(L, "option 'priority' must be an integer (-1000000..1000000)");
-      o.priority = (int)v;
-    } else if (create && !strcmp(k, "preempt")) o.preempt = lua_toboolean(L, -1);
-    else if (create && !strcmp(k, "intent")) {
-      o.intent = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
-      if (!o.intent[0] || strlen(o.intent) >= 40 || strspn(o.intent, "0123456789abcdefghijklmnopqrstuvwxyz-_.") != strlen(o.intent))
-        luaL_error(L, "option 'intent' must be a string of 1 to 39 characters of a-z, 0-9, '-', '_' or '.'");
-    } else luaL_error(L, "unknown option '%s'%s", k, create ? " (options: timeout, priority, preempt, intent)" : " (options: timeout)");
-    lua_pop(L, 1);
+  int top = lua_gettop(L);
+  lua_getfield(L, idx, "timeout");
+  o.timeout = l_opt_timeout(L, -1, "timeout");
+  if (create && lua_getfield(L, idx, "priority") != LUA_TNIL) {
+    int isint;
+    lua_Integer v = lua_tointegerx(L, -1, &isint);
+    if (!isint || v < -1000000 || v > 1000000) luaL_error(L, "option 'priority' must be an integer (-1000000..1000000)");
+    o.priority = (int)v;
   }
+  if (create && lua_getfield(L, idx, "preempt") != LUA_TNIL) o.preempt = lua_toboolean(L, -1);
+  if (create && lua_getfield(L, idx, "intent") != LUA_TNIL) {
+    o.intent = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : ""; /* kept by the options */
+    if (!o.intent[0] || strlen(o.intent) >= 40 || strspn(o.intent, "0123456789abcdefghijklmnopqrstuvwxyz-_.") != strlen(o.intent))
+      luaL_error(L, "option 'intent' must be a string of 1 to 39 characters of a-z, 0-9, '-', '_' or '.'");
+  }
+  lua_settop(L, top);
   return o;
 }
 
@@ -477,7 +471,7 @@ static int l_validate(lua_State *L) {
 static int l_create(lua_State *L) {
   l_current_task(L, "pcap.create");
   l_client cl = client_arg(L);
-  call_opts o = check_opts(L, 2, 1);
+  call_opts o = check_opts(L, 2, "pcap.create", 1);
   lua_settop(L, 2);
   rt_call *c = new_call(L, cl, RT_CALL_CREATE); /* first: it owns the body */
   if (!(c->body = check_spec(L, 1, &c->create.type))) return 2;
@@ -502,7 +496,7 @@ static const char *check_id(lua_State *L, int idx) {
 }
 
 static int simple_call(lua_State *L, l_client cl, int kind, const char *id, int opts_idx, push_fn push) {
-  call_opts o = check_opts(L, opts_idx, 0);
+  call_opts o = check_opts(L, opts_idx, rt_op_of(kind)->name, 0);
   rt_call *c = new_call(L, cl, kind);
   if (id) snprintf(c->id, sizeof c->id, "%s", id);
   return run_call(L, c, o.timeout, push);
@@ -549,7 +543,7 @@ static int l_download(lua_State *L) {
   size_t n = strlen(path);
   if (!n || path[n - 1] == '/' || (stat(path, &st) == 0 && S_ISDIR(st.st_mode)))
     luaL_error(L, "pcap.download: path '%s' must name a file, not a directory", path);
-  call_opts o = check_opts(L, 3, 0);
+  call_opts o = check_opts(L, 3, "pcap.download", 0);
   rt_capture *cap = rt_capture_find(cl.acct, id);
   if (cap && cap->type == RT_CAP_FULL)
     return l_failrc(L, RT_ESTATE, "pcap.download", "full captures are delivered to their bucket, not downloaded");
@@ -593,7 +587,7 @@ static int capwait_cancel(rt_wait *w, int rc) {
 static int cap_wait(lua_State *L) {
   l_current_task(L, "cap:wait");
   rt_capture *cap = check_capture(L, 1);
-  call_opts o = check_opts(L, 2, 0);
+  call_opts o = check_opts(L, 2, "cap:wait", 0);
   lua_settop(L, 2);
   rt_capwait *cw = lua_newuserdatauv(L, sizeof *cw, 0);
   memset(cw, 0, sizeof *cw);
@@ -647,7 +641,7 @@ static int l_bucket_list(lua_State *L) {
 static int bucket_call(lua_State *L, int kind, int with_challenge) {
   l_current_task(L, rt_op_of(kind)->name);
   l_client cl = client_arg(L);
-  call_opts o = check_opts(L, 2 + with_challenge, 0);
+  call_opts o = check_opts(L, 2 + with_challenge, rt_op_of(kind)->name, 0);
   json_t *body = bucket_body(L, with_challenge);
   lua_settop(L, 2 + with_challenge);
   rt_call *c = new_call(L, cl, kind);
@@ -731,11 +725,7 @@ int luaopen_pcaprun_pcap(lua_State *L) {
     {"__gc", capture_gc}, {NULL, NULL}};
   l_newclass(L, BOX_MT, box, NULL);
   l_newclass(L, CLIENT_MT, client, NULL);
-  l_newclass(L, CAPTURE_MT, capture, NULL);
-  luaL_getmetatable(L, CAPTURE_MT); /* the methods, looked up by capture_index before the fields */
-  luaL_newlib(L, methods);
-  lua_setfield(L, -2, "methods");
-  lua_pop(L, 1);
+  l_newclass(L, CAPTURE_MT, capture, methods); /* capture_index: the fields, then the methods */
   luaL_newlib(L, fns);
   luaL_newlib(L, bucket_fns);
   lua_setfield(L, -2, "buckets");

@@ -145,20 +145,6 @@ static l_file *check_file(lua_State *L) {
   return lf;
 }
 
-/* Raises on an unknown key of the options table at idx (names: NULL-terminated list). */
-static void check_keys(lua_State *L, int idx, const char *fname, const char *const *names) {
-  if (lua_isnoneornil(L, idx)) return;
-  luaL_checktype(L, idx, LUA_TTABLE);
-  lua_pushnil(L);
-  while (lua_next(L, idx)) {
-    const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?";
-    int known = 0;
-    for (const char *const *n = names; *n; n++) known |= !strcmp(*n, k);
-    if (!known) luaL_error(L, "%s: unknown option '%s'", fname, k);
-    lua_pop(L, 1);
-  }
-}
-
 /* opts[k] as a string or NULL (the value stays referenced by opts). */
 static const char *opt_str(lua_State *L, int idx, const char *k) {
   if (lua_isnoneornil(L, idx) || lua_getfield(L, idx, k) == LUA_TNIL) {
@@ -198,7 +184,7 @@ static int opt_bool(lua_State *L, int idx, const char *k) {
 static int l_open(lua_State *L) {
   luaL_checkstring(L, 1);
   static const char *const keys[] = {"filter", "data", NULL};
-  check_keys(L, 2, "pcapfile.open", keys);
+  l_check_options(L, 2, "pcapfile.open", keys);
   lua_settop(L, 2);
   const char *filter = opt_str(L, 2, "filter");
   l_file *lf = lua_newuserdatauv(L, sizeof *lf, 1);
@@ -268,10 +254,8 @@ static int file_index(lua_State *L) {
   else if (!strcmp(k, "dlt")) lua_pushinteger(L, lf->f.linktype);
   else if (!strcmp(k, "snaplen")) lua_pushinteger(L, lf->f.snaplen);
   else if (!strcmp(k, "packets_read")) lua_pushinteger(L, (lua_Integer)lf->f.read);
-  else {
-    luaL_getmetatable(L, FILE_MT);
-    lua_getfield(L, -1, k);
-  }
+  else if (luaL_getmetafield(L, 1, "methods")) lua_getfield(L, -1, k);
+  else lua_pushnil(L);
   return 1;
 }
 
@@ -505,7 +489,7 @@ static const char *const stats_keys[] = {"filter", "top", "capacity", "interval"
  * result's fields are in stdlib/REFERENCE.md. [-(1|2), +1|2, y] */
 static int l_stats(lua_State *L) {
   l_current_task(L, "pcapfile.stats");
-  check_keys(L, 2, "pcapfile.stats", stats_keys);
+  l_check_options(L, 2, "pcapfile.stats", stats_keys);
   lua_settop(L, 2);
   job *j = new_job(L, JOB_STATS, "pcapfile.stats");
   take_paths(L, 1, j);
@@ -528,7 +512,7 @@ static int push_table(lua_State *L, job *j) {
 static int l_top(lua_State *L) {
   l_current_task(L, "pcapfile.top");
   static const char *const keys[] = {"by", "n", "filter", "capacity", "outer", NULL};
-  check_keys(L, 2, "pcapfile.top", keys);
+  l_check_options(L, 2, "pcapfile.top", keys);
   lua_settop(L, 2);
   const char *by = opt_str(L, 2, "by");
   if (!by) by = "destinations";
@@ -582,7 +566,7 @@ static int push_summary(lua_State *L, job *j) {
 static int l_summary(lua_State *L) {
   l_current_task(L, "pcapfile.summary");
   static const char *const keys[] = {"filter", NULL};
-  check_keys(L, 2, "pcapfile.summary", keys);
+  l_check_options(L, 2, "pcapfile.summary", keys);
   lua_settop(L, 2);
   job *j = new_job(L, JOB_STATS, "pcapfile.summary");
   take_paths(L, 1, j);
@@ -625,7 +609,7 @@ static int push_copy(lua_State *L, job *j) {
 static int copy_op(lua_State *L, const char *op, int idx, const char *const *keys, const char *filter) {
   l_current_task(L, op);
   const char *out = luaL_checkstring(L, 2);
-  check_keys(L, idx, op, keys);
+  l_check_options(L, idx, op, keys);
   job *j = new_job(L, JOB_COPY, op);
   take_paths(L, 1, j);
   j->copts = RT_PCAPCOPY_OPTS(NULL, 0, NULL);
@@ -680,25 +664,14 @@ static int l_split(lua_State *L) {
 }
 
 int luaopen_pcaprun_pcapfile(lua_State *L) {
-  static const luaL_Reg file_methods[] = {{"read", l_read}, {"packets", l_packets}, {"close", l_close}, {NULL, NULL}};
-  luaL_newmetatable(L, FILE_MT);
-  luaL_setfuncs(L, file_methods, 0);
-  lua_pushcfunction(L, file_index);
-  lua_setfield(L, -2, "__index");
-  lua_pushcfunction(L, l_close);
-  lua_setfield(L, -2, "__gc");
-  lua_pushcfunction(L, l_close);
-  lua_setfield(L, -2, "__close");
-  lua_pop(L, 1);
-  luaL_newmetatable(L, JOB_MT);
-  lua_pushcfunction(L, job_close);
-  lua_setfield(L, -2, "__close");
-  lua_pushcfunction(L, job_close);
-  lua_setfield(L, -2, "__gc");
-  lua_pop(L, 1);
+  static const luaL_Reg methods[] = {{"read", l_read}, {"packets", l_packets}, {"close", l_close}, {NULL, NULL}};
+  static const luaL_Reg file[] = {{"__index", file_index}, {"__gc", l_close}, {"__close", l_close}, {NULL, NULL}};
+  static const luaL_Reg job_meta[] = {{"__close", job_close}, {"__gc", job_close}, {NULL, NULL}};
   static const luaL_Reg fns[] = {{"open", l_open}, {"decode", l_decode}, {"stats", l_stats}, {"top", l_top},
                                  {"summary", l_summary}, {"merge", l_merge}, {"filter", l_filter},
                                  {"slice", l_slice}, {"split", l_split}, {NULL, NULL}};
+  l_newclass(L, FILE_MT, file, methods); /* file_index: the fields, then the methods */
+  l_newclass(L, JOB_MT, job_meta, NULL);
   luaL_newlib(L, fns);
   return 1;
 }

@@ -13,8 +13,14 @@ rt_task *l_current_task(lua_State *L, const char *fname);
 int64_t l_opt_timeout(lua_State *L, int idx, const char *what);
 
 /* Makes the metatable `name` (once) with the metamethods in meta and, when methods is not NULL,
- * __index = a table of them; leaves the stack as it was. [-0, +0, m] */
+ * a table of them as its field `methods`, which is also __index unless meta has its own __index
+ * (one that serves fields first, then looks the methods up with luaL_getmetafield(L, 1,
+ * "methods")). Leaves the stack as it was. [-0, +0, m] */
 void l_newclass(lua_State *L, const char *name, const luaL_Reg *meta, const luaL_Reg *methods);
+
+/* Raises "FNAME: unknown option 'k' (options: a, b)" for a key of the options table at idx that
+ * is not in names (NULL-terminated); nil or none is no options. Reads no value. [-0, +0, v] */
+void l_check_options(lua_State *L, int idx, const char *fname, const char *const *names);
 
 /* The account of the pcap client at idx, or of the default client when there is none there
  * (raising, like pcap functions, when it cannot be made). */

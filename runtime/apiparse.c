@@ -190,3 +190,12 @@ void rt_time_format(double epoch, char *buf, size_t size) {
   strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm);
   snprintf(buf, size, "%s.%06ldZ", base, usec);
 }
+
+const json_t *rt_capinfo_next(const json_t *list, size_t *i, rt_capinfo *info) {
+  char why[160];
+  while (*i < json_array_size(list)) {
+    const json_t *item = json_array_get(list, (*i)++);
+    if (rt_capinfo_parse(item, info, why, sizeof why) == 0) return item;
+  }
+  return NULL;
+}

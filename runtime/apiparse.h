@@ -44,6 +44,10 @@ typedef struct rt_capinfo {
 /* Reads the fields the runtime depends on. id (32 hex digits), type and status are required;
  * the rest are optional. Returns 0 or RT_EPROTO with the reason in why. */
 int rt_capinfo_parse(const json_t *obj, rt_capinfo *out, char *why, size_t whylen);
+/* Walks a capture list (a JSON array): the next item from *i on that parses, with *info filled and
+ * *i past it, or NULL at the end. Items that do not parse are skipped: a capture pcaprun cannot
+ * read is not one it can own or match. Start with *i = 0; a non-array is an empty list. */
+const json_t *rt_capinfo_next(const json_t *list, size_t *i, rt_capinfo *info);
 /* The field an API error names: errors[0].source.pointer ("/filter_v1/protocol") as a dotted
  * path ("filter_v1.protocol") in buf, or NULL when there is none (or it is not a plain path). */
 const char *rt_error_field(const json_t *errors, char *buf, size_t size);

@@ -2,6 +2,7 @@
 #include "rt.h"
 #include <lauxlib.h>
 #include "err.h"
+#include "spec.h"
 #include <stdlib.h>
 #include <math.h>
 #include <sys/random.h>
@@ -9,10 +10,10 @@
 
 void rt_options_default(rt_options *o) {
   o->time_scale = 1.0;
-  o->sample_interval = 60;
-  o->full_slots = 1;
-  o->api_budget = 1200;
-  o->api_window = 300;
+  o->sample_interval = RT_SAMPLE_INTERVAL;
+  o->full_slots = RT_FULL_SLOTS;
+  o->api_budget = RT_API_BUDGET;
+  o->api_window = RT_API_WINDOW;
   o->max_waiters = 10000;
   o->retries = 8;
   o->http_timeout = 60;

@@ -16,6 +16,14 @@ enum { RT_CAP_SIMPLE = 1, RT_CAP_FULL = 2 };
 #define RT_BYTE_LIMIT_MAX 1000000000
 #define RT_OFFSET_TIME_MAX_AGE (24 * 3600)
 
+/* The account and user limits (runtime/API.md#9-limits): one simple create per minute per
+ * account, one full capture pending or running per account, 1200 requests per 5 minutes per
+ * user. The client enforces them; the emulator answers as the API does when they are broken. */
+#define RT_SAMPLE_INTERVAL 60
+#define RT_FULL_SLOTS 1
+#define RT_API_BUDGET 1200
+#define RT_API_WINDOW 300
+
 /* Which checks apply. Client rules are strict: the client never sends what the schema does not
  * define, and sends integers only. Server rules follow the schema and the emulator's switches. */
 typedef struct rt_spec_rules {

@@ -121,10 +121,10 @@ void emu_config_defaults(emu_config *c) {
   c->max_time_limit_full = RT_TIME_LIMIT_FULL_MAX;
   c->list_limit = 50;
   c->sample_limit = c->full_limit = c->rate_limit = c->ratelimit_headers = 1;
-  c->sample_window = 60;
-  c->rate_limit_quota = 1200;
-  c->rate_limit_window = 300;
-  c->rate_limit_block = 300;
+  c->sample_window = RT_SAMPLE_INTERVAL;
+  c->rate_limit_quota = RT_API_BUDGET;
+  c->rate_limit_window = RT_API_WINDOW;
+  c->rate_limit_block = RT_API_WINDOW;
   c->simple_duration = -1;
   c->full_pending = 2;
   c->conversion_pending = 1;

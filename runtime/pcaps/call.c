@@ -598,14 +598,12 @@ static int create_matches(const json_t *body, const json_t *obj) {
  * attempt, that matches (one adopted as "made elsewhere" may be ours: its answer was lost). */
 static const json_t *find_created(rt_call *c, const json_t *list) {
   rt_account *a = c->acct;
-  const json_t *best = NULL;
+  const json_t *best = NULL, *item;
   double best_t = 0;
-  size_t i;
-  json_t *item;
-  json_array_foreach(list, i, item) {
-    rt_capinfo info;
-    char why[128];
-    if (rt_capinfo_parse(item, &info, why, sizeof why) || info.type != c->create.type) continue;
+  size_t i = 0;
+  rt_capinfo info;
+  while ((item = rt_capinfo_next(list, &i, &info))) {
+    if (info.type != c->create.type) continue;
     if (info.submitted < c->create.first_sent - RECONCILE_SKEW) continue; /* made before our first attempt */
     const rt_capture *known = rt_capture_find(a, info.id);
     if ((known && known->intent[0] && strcmp(known->intent, c->create.intent) != 0) ||
@@ -748,11 +746,10 @@ static int main_answer(rt_call *c, const json_t *result) {
     c->cap = rt_capture_update(a, c->creds, result, &info);
     return c->cap ? 0 : RT_ENOMEM;
   case RT_ANS_CAPTURES: {
-    size_t i;
-    json_t *item;
+    size_t i = 0;
+    const json_t *item;
     c->result = json_is_array(result) ? json_incref((json_t *)result) : json_array();
-    json_array_foreach(c->result, i, item)
-      if (rt_capinfo_parse(item, &info, why, sizeof why) == 0) rt_capture_update(a, c->creds, item, &info);
+    while ((item = rt_capinfo_next(c->result, &i, &info))) rt_capture_update(a, c->creds, item, &info);
     return 0;
   }
   case RT_ANS_LIST:

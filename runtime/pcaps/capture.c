@@ -121,14 +121,11 @@ rt_capture *rt_capture_made(rt_account *a, rt_creds *creds, const json_t *obj, c
 
 int rt_capture_adopt_holders(rt_account *a, rt_creds *creds, const json_t *list) {
   int adopted = 0;
-  size_t i;
-  json_t *item;
-  json_array_foreach(list, i, item) {
-    rt_capinfo info;
-    char why[128];
-    if (rt_capinfo_parse(item, &info, why, sizeof why) || info.type != RT_CAP_FULL ||
-        !rt_status_holds_slot(info.status))
-      continue;
+  size_t i = 0;
+  const json_t *item;
+  rt_capinfo info;
+  while ((item = rt_capinfo_next(list, &i, &info))) {
+    if (info.type != RT_CAP_FULL || !rt_status_holds_slot(info.status)) continue;
     rt_capture *known = rt_capture_find(a, info.id);
     if (known && (known->claimed || known->holds_slot)) continue;
     rt_capture *cap = rt_capture_update(a, creds, item, &info);
