@@ -39,20 +39,14 @@ local playbook = require "pcaprun.playbook"
 
 local DEMO_BUCKET = "s3://pcaprun-demo/incidents?region=us-east-1"
 
-local opt = args.parse(arg, {
-  out = { default = "captures", env = "PCAPRUN_OUT", help = "output directory" },
-  bucket = { default = DEMO_BUCKET, env = "PCAPRUN_BUCKET", help = "bucket URI for full captures" },
-  bucket_dir = { env = "PCAPRUN_BUCKET_DIR", help = "local mirror of the bucket" },
+local opt = args.parse(arg, args.capture_options(DEMO_BUCKET, {
   colos = { default = "ORD,SJC", env = "PCAPRUN_COLOS", type = "list", help = "colos to capture in full" },
   threshold = { default = 1000, type = "number", help = "sampled packets that make it an incident" },
   syn_ratio = { default = 0.5, type = "number",
                 help = "share of SYNs without ACK that makes it an incident" },
   webhook = { env = "PCAPRUN_WEBHOOK", help = "URL to POST JSON events to" },
-}, "Usage: pcaprun [--emulate] scripts/incident_playbook.lua [options]")
+}), "Usage: pcaprun [--emulate] scripts/incident_playbook.lua [options]")
 if not opt then return end
-if opt.bucket == DEMO_BUCKET and not emulator.running() then
-  error("outside --emulate, name your bucket: --bucket URI or PCAPRUN_BUCKET", 0)
-end
 if emulator.running() then
   emulator.configure { syn_flood = 0.8 } -- a rehearsal: 80 % of the captured packets are a SYN flood
 end

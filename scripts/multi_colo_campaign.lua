@@ -29,18 +29,12 @@ local emulator = require "pcaprun.emulator"
 
 local DEMO_BUCKET = "s3://pcaprun-demo/captures?region=us-east-1"
 
-local opt = args.parse(arg, {
+local opt = args.parse(arg, args.capture_options(DEMO_BUCKET, {
   name = { default = "edge-demo", help = "campaign name" },
-  out = { default = "captures", env = "PCAPRUN_OUT", help = "output directory" },
-  bucket = { default = DEMO_BUCKET, env = "PCAPRUN_BUCKET", help = "bucket URI for full captures" },
-  bucket_dir = { env = "PCAPRUN_BUCKET_DIR", help = "local mirror of the bucket" },
   colos = { default = "ORD,SJC,AMS,FRA,SIN", env = "PCAPRUN_COLOS", type = "list", help = "colos" },
   time_limit = { default = 60, type = "number", help = "seconds per full capture" },
-}, "Usage: pcaprun [--emulate] scripts/multi_colo_campaign.lua [options]")
+}), "Usage: pcaprun [--emulate] scripts/multi_colo_campaign.lua [options]")
 if not opt then return end
-if opt.bucket == DEMO_BUCKET and not emulator.running() then
-  error("outside --emulate, name your bucket: --bucket URI or PCAPRUN_BUCKET", 0)
-end
 
 local result = campaign.run {
   name = opt.name, out = opt.out, bucket = opt.bucket, bucket_dir = opt.bucket_dir,

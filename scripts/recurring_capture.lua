@@ -23,27 +23,27 @@ Exit status: 0 when every run completed (or it was stopped by a signal), 1 other
 local args = require "pcaprun.args"
 local campaign = require "pcaprun.campaign"
 local emulator = require "pcaprun.emulator"
+local perror = require "pcaprun.error"
 local schedule = require "pcaprun.schedule"
 
 local DEMO_BUCKET = "s3://pcaprun-demo/recurring?region=us-east-1"
 
-local opt = args.parse(arg, {
+local opt = args.parse(arg, args.capture_options(DEMO_BUCKET, {
   name = { default = "recurring", help = "job name (output directory and state)" },
   cron = { default = "*/5 * * * *", help = "schedule: 5 fields, @hourly, @every 15m, ..." },
   tz = { default = "utc", help = "utc or local" },
   jitter = { default = 10, type = "number", help = "seconds of random delay per run" },
   runs = { default = 3, type = "number", help = "stop after this many runs (0: never)" },
-  out = { default = "captures", env = "PCAPRUN_OUT", help = "output directory" },
-  bucket = { default = DEMO_BUCKET, env = "PCAPRUN_BUCKET", help = "bucket URI for full captures" },
-  bucket_dir = { env = "PCAPRUN_BUCKET_DIR", help = "local mirror of the bucket" },
+  bucket = { required = false }, -- only full captures (--colos) need one
   colos = { default = "ORD", env = "PCAPRUN_COLOS", type = "list", help = "colos for full captures" },
   time_limit = { default = 60, type = "number", help = "seconds per capture" },
   port = { default = 443, type = "number", help = "destination port of the sampled traffic" },
   protocol = { default = 6, type = "number", help = "IP protocol of the sampled traffic" },
-}, "Usage: pcaprun [--emulate] scripts/recurring_capture.lua [options]")
+}), "Usage: pcaprun [--emulate] scripts/recurring_capture.lua [options]")
 if not opt then return end
-if #opt.colos > 0 and opt.bucket == DEMO_BUCKET and not emulator.running() then
-  error("outside --emulate, name your bucket (--bucket URI or PCAPRUN_BUCKET), or pass --colos ''", 0)
+if #opt.colos > 0 and not opt.bucket then
+  error(perror.make("USAGE", "full captures (--colos) need a bucket: --bucket URI or $PCAPRUN_BUCKET,"
+                               .. " or pass --colos ''"), 0)
 end
 local home = opt.out .. "/" .. opt.name
 

@@ -25,20 +25,17 @@ Exit status: 0 when the bucket is validated, 1 otherwise, 2 for bad options.
 ]]
 local args = require "pcaprun.args"
 local bucket = require "pcaprun.bucket"
-local emulator = require "pcaprun.emulator"
 
 local DEMO_BUCKET = "s3://pcaprun-demo/captures?region=us-east-1"
 
 local opt = args.parse(arg, {
-  bucket = { default = DEMO_BUCKET, env = "PCAPRUN_BUCKET", help = "bucket URI (destination_conf)" },
+  bucket = { demo = DEMO_BUCKET, required = true, env = "PCAPRUN_BUCKET",
+             help = "bucket URI (destination_conf)" },
   bucket_dir = { env = "PCAPRUN_BUCKET_DIR", help = "local copy of the bucket (to read the challenge file)" },
   challenge = { help = "the challenge file's contents" },
   wait = { default = 900, type = "number", help = "seconds to wait for Cloudflare's verdict" },
 }, "Usage: pcaprun [--emulate] scripts/register_bucket.lua [options]")
 if not opt then return end
-if opt.bucket == DEMO_BUCKET and not emulator.running() then
-  error("outside --emulate, name your bucket: --bucket URI or PCAPRUN_BUCKET", 0)
-end
 local ok, why = bucket.parse(opt.bucket)
 if not ok then error(why, 0) end
 

@@ -10,8 +10,12 @@
 -- (--bucket-dir sets opt.bucket_dir). The command line beats the environment, which beats the
 -- default. Types: "string" (default), "number", "list" (comma-separated, empty items dropped),
 -- "boolean" (a bare --flag). `--help` prints the usage and the options and returns nil.
+-- `demo = V` is a default that holds only under --emulate (one of the emulator's demo buckets,
+-- say); `required = true` makes parse raise when an option has no value, naming the option and
+-- its variable (a real run must name its own bucket, not fall back to a demo one).
 -- Bad arguments raise a USAGE error value: uncaught in the main task, pcaprun prints its
 -- message (no traceback) and exits with status 2.
+local emulator = require "pcaprun.emulator"
 local perror = require "pcaprun.error"
 
 local M = {}
@@ -54,8 +58,10 @@ function M.help(spec, usage)
     local o = spec[k]
     local default = o.default
     if type(default) == "table" then default = table.concat(default, ",") end
-    lines[#lines + 1] = ("  --%-14s %s%s%s"):format(flag(k), o.help or "",
+    lines[#lines + 1] = ("  --%-14s %s%s%s%s%s"):format(flag(k), o.help or "",
       default ~= nil and (" (default: %s)"):format(tostring(default)) or "",
+      o.demo ~= nil and (" (under --emulate: %s)"):format(tostring(o.demo)) or "",
+      o.required and " (required)" or "",
       o.env and (" [$%s]"):format(o.env) or "")
   end
   return table.concat(lines, "\n")
@@ -98,15 +104,42 @@ function M.parse(argv, spec, usage)
       if v == "" then v = nil end
     end
     local convert = CONVERT[o.type or "string"] or error("args.parse: unknown type " .. tostring(o.type), 2)
+    local default = o.default
+    if o.demo ~= nil and emulator.running() then default = o.demo end
     if v ~= nil then
       opts[key] = convert(v, flag(key))
-    elseif type(o.default) == "string" and o.type and o.type ~= "string" then
-      opts[key] = convert(o.default, flag(key))
+    elseif type(default) == "string" and o.type and o.type ~= "string" then
+      opts[key] = convert(default, flag(key))
     else
-      opts[key] = o.default
+      opts[key] = default
+    end
+    if o.required and opts[key] == nil then
+      bad_usage("option --%s is required%s%s (try --help)", flag(key),
+        o.demo ~= nil and " outside --emulate" or "", o.env and (" (or $%s)"):format(o.env) or "")
     end
   end
   return opts
+end
+
+--- args.capture_options(demo_bucket, spec) -> spec: spec with the options every capture script
+-- shares: --out (output directory), --bucket (the bucket for full captures: demo_bucket under
+-- --emulate, required elsewhere) and --bucket-dir (a local mirror of the bucket). An entry of
+-- spec with one of these names changes only the fields it gives (bucket = { required = false }).
+function M.capture_options(demo_bucket, spec)
+  local all = {
+    out = { default = "captures", env = "PCAPRUN_OUT", help = "output directory" },
+    bucket = { demo = demo_bucket, required = true, env = "PCAPRUN_BUCKET",
+               help = "bucket URI for full captures" },
+    bucket_dir = { env = "PCAPRUN_BUCKET_DIR", help = "local mirror of the bucket" },
+  }
+  for k, o in pairs(spec) do
+    if all[k] then
+      for field, v in pairs(o) do all[k][field] = v end
+    else
+      all[k] = o
+    end
+  end
+  return all
 end
 
 return M

@@ -33,6 +33,11 @@ $P -q "$tmp/joined.lua" 2>"$tmp/err"; t "a failed task that was joined: exit 0" 
 printf 'require("pcaprun.args").parse(arg, { n = { type = "number" } })\n' >"$tmp/opts.lua"
 $P "$tmp/opts.lua" --n many 2>"$tmp/err"
 t "a script's bad option (pcaprun.args): exit 2, the message, no traceback" "[ $? = 2 ] && grep -q 'option --n: expected a number' $tmp/err && ! grep -q traceback $tmp/err"
+for s in multi_colo_campaign incident_playbook register_bucket; do
+  env -u PCAPRUN_BUCKET $P "$PCAPRUN_SRC/scripts/$s.lua" 2>"$tmp/err"
+  t "$s outside --emulate without a bucket: exit 2, asks for one" \
+    "[ $? = 2 ] && grep -q 'option --bucket is required outside --emulate (or \$PCAPRUN_BUCKET)' $tmp/err"
+done
 printf 'print(select("#", ...), ..., arg[0], arg[2])\n' >"$tmp/args.lua"
 t "script arguments in ... and arg" "[ \"\$($P $tmp/args.lua a b)\" = \"2	a	$tmp/args.lua	b\" ]"
 t "-e runs a chunk with arguments" "[ \"\$($P -e 'print(...)' x y)\" = 'x	y' ]"

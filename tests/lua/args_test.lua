@@ -41,4 +41,24 @@ T.case("errors and help", function()
   T.match(help, "%[%$HOME%]", "environment variable")
 end)
 
+T.case("required options, demo defaults, the capture scripts' shared options", function()
+  local need = { bucket = { required = true, env = "PCAPRUN_TEST_UNSET" } }
+  T.raises(function() args.parse({}, need) end, "option %-%-bucket is required %(or %$PCAPRUN_TEST_UNSET%)",
+           "a required option without a value names itself and its variable")
+  T.eq(args.parse({ "--bucket", "s3://b" }, need).bucket, "s3://b", "given: fine")
+  -- this test runs under --emulate: a demo default holds (outside it: tests/integration/cli.sh)
+  local demo = { bucket = { demo = "s3://demo", required = true } }
+  T.eq(args.parse({}, demo).bucket, "s3://demo", "the demo default under --emulate")
+  T.match(args.help(demo), "under %-%-emulate: s3://demo", "help shows the demo default")
+  local s = args.capture_options("s3://demo", { runs = { default = 1, type = "number" },
+                                                bucket = { required = false } })
+  local o = args.parse({}, s)
+  T.eq(o.out, "captures", "shared --out")
+  T.eq(o.bucket, "s3://demo", "shared --bucket keeps its demo default when a field is changed")
+  T.eq(s.bucket.required, false, "the script's field wins")
+  T.eq(s.bucket.env, "PCAPRUN_BUCKET", "the other fields stay")
+  T.eq(o.runs, 1, "the script's own options")
+  T.ok(s.bucket_dir, "shared --bucket-dir")
+end)
+
 T.done()
