@@ -36,6 +36,7 @@ local task = require "pcaprun.task"
 
 local M = {}
 
+local TERMINAL = { success = true, complete = true, failed = true } -- capture statuses
 local DEFAULTS = { max_running = 4, cooldown = 600, grace = 60, dry_run = false }
 local ROUTE_FIELDS = { name = true, source = true, kind = true, when = true, playbook = true, on_end = true,
                        target = true, cooldown = true }
@@ -219,6 +220,23 @@ local function call_playbook(route, ev, run)
   return report
 end
 
+-- Stops the full captures recorded against the alerts (journal rows) that are still going.
+-- Returns how many it stopped.
+local function stop_recorded(alerts)
+  local stopped = 0
+  for _, rel in ipairs(alerts) do
+    for _, id in ipairs(rel.captures or {}) do
+      local cap = pcap.get(id)
+      if cap and cap.type == "full" and not TERMINAL[cap.status] then
+        local ok, err = pcap.stop(id)
+        if ok then stopped = stopped + 1
+        else log.warn("serve: could not stop a capture", { capture = id, error = tostring(err) }) end
+      end
+    end
+  end
+  return stopped
+end
+
 -- The run's task: the playbook, then its outcome in the journal. corr: the alert's source and
 -- correlation id (an END finds the run by it).
 local function execute(state, a, ev, route, corr, fn)
@@ -228,6 +246,10 @@ local function execute(state, a, ev, route, corr, fn)
                                         target = ev.target, attempt = run.attempt })
   local out = group.try(fn, route, ev, run)
   if out.ok then run:record(out.values[1]) end
+  if out.canceled and not state.ending[a.id] then -- the grace of a drain is over: its full captures end
+    local stopped = stop_recorded { state.daemon.get(a.id) }
+    if stopped > 0 then log.info("serve: stopped the full captures of a canceled run", { alert = a.id, captures = stopped }) end
+  end
   local status, note = "done", "ok"
   if state.ending[a.id] then
     note = "stopped by END alert " .. state.ending[a.id]
@@ -269,9 +291,8 @@ local function end_playbook(state)
   return function(route, ev, run)
     local stopped = 0
     if ev.correlation then
-      local corr = ev.source .. "|" .. ev.correlation
       local tasks = {}
-      for id, t in pairs(state.active[corr] or {}) do
+      for id, t in pairs(state.active[ev.source .. "|" .. ev.correlation] or {}) do
         if id ~= run.alert_id then
           state.ending[id] = run.alert_id
           task.cancel(t)
@@ -279,17 +300,7 @@ local function end_playbook(state)
         end
       end
       if #tasks > 0 then task.wait_all(tasks) end
-      for _, rel in ipairs(state.daemon.related(ev.source, ev.correlation)) do
-        for _, id in ipairs(rel.captures or {}) do
-          local cap = pcap.get(id)
-          if cap and cap.type == "full" and cap.status ~= "success" and cap.status ~= "complete"
-             and cap.status ~= "failed" then
-            local ok, err = pcap.stop(id)
-            if ok then stopped = stopped + 1
-            else log.warn("serve: could not stop a capture", { capture = id, error = tostring(err) }) end
-          end
-        end
-      end
+      stopped = stop_recorded(state.daemon.related(ev.source, ev.correlation))
     end
     log.info("serve: END handled", { alert = run.alert_id, correlation = ev.correlation, captures_stopped = stopped })
     if route.on_end then return route.on_end(ev, run) end
