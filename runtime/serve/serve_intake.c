@@ -78,11 +78,13 @@ int64_t rt_serve_dequeue(rt_serve *s) {
 
 /* ---- answers ---- */
 
+/* The answer's body: {ok, error} (and retry_after, as the Retry-After header says). */
 static void answer(rt_serve_answer *a, int status, const char *fmt, const char *arg) {
   a->status = status;
   char text[400];
   snprintf(text, sizeof text, fmt, arg ? arg : "");
   json_t *o = json_pack("{s:b, s:s}", "ok", status < 300, status < 300 ? "message" : "error", text);
+  if (o && a->retry_after > 0) json_object_set_new(o, "retry_after", json_integer(a->retry_after));
   char *dump = o ? json_dumps(o, JSON_COMPACT) : NULL;
   snprintf(a->body, sizeof a->body, "%s\n", dump ? dump : "{}");
   free(dump);
