@@ -197,14 +197,23 @@ function Run:record(v, depth)
   end
 end
 
+--- run.related (END runs): the journal's rows of the other alerts of the same correlation id
+-- (the START: {id, state, note, captures, ...}), for on_end.
 --- run:intent(key) -> a stable intent name for pcap.create (the same across reruns of the alert).
 function Run:intent(key)
   return intent.of(self.id, key)
 end
 
+--- run:on_end(fn): when the alert's END comes, call fn(end_event) (in the END's task) instead
+-- of canceling this run: for a playbook that stops its own captures and goes on (to write up).
+function Run:on_end(fn)
+  self.end_hooks[#self.end_hooks + 1] = fn
+end
+
 local function new_run(state, a, ev, route)
   return setmetatable({ id = ("%s-%d"):format(ev.source, a.id), alert_id = a.id, alert = ev, route = route.name,
-                        attempt = (a.runs or 0) + 1, dry_run = state.opt.dry_run, daemon = state.daemon }, Run)
+                        attempt = (a.runs or 0) + 1, dry_run = state.opt.dry_run, daemon = state.daemon,
+                        end_hooks = {} }, Run)
 end
 
 -- Calls the route's playbook: a function, or a declaration run by pcaprun.playbook.
@@ -214,6 +223,7 @@ local function call_playbook(route, ev, run)
   local decl = {}
   for k, v in pairs(pb) do decl[k] = v end
   decl.name = decl.name or run.id
+  decl.dir = decl.dir or ("%s/%s/%s"):format(decl.out or "captures", decl.name, run.id) -- the same on a rerun
   decl.context = setmetatable({ alert = ev, run = run }, { __index = pb.context })
   local report = playbook.run(decl)
   if not report.ok then return nil, report.failed_step and report.failed_step.error or report.status end
@@ -239,11 +249,11 @@ end
 
 -- The run's task: the playbook, then its outcome in the journal. corr: the alert's source and
 -- correlation id (an END finds the run by it).
-local function execute(state, a, ev, route, corr, fn)
-  local run = new_run(state, a, ev, route)
+local function execute(state, run, route, corr, fn)
+  local a, ev = { id = run.alert_id }, run.alert
   local t0 = task.now()
-  log.info("serve: playbook started", { alert = a.id, source = ev.source, kind = ev.kind, route = route.name,
-                                        target = ev.target, attempt = run.attempt })
+  log.info("serve: playbook started", { alert = a.id, source = ev.source, kind = ev.kind, state = ev.state,
+                                        route = route.name, target = ev.target, attempt = run.attempt })
   local out = group.try(fn, route, ev, run)
   if out.ok then run:record(out.values[1]) end
   if out.canceled and not state.ending[a.id] then -- the grace of a drain is over: its full captures end
@@ -251,7 +261,7 @@ local function execute(state, a, ev, route, corr, fn)
     if stopped > 0 then log.info("serve: stopped the full captures of a canceled run", { alert = a.id, captures = stopped }) end
   end
   local status, note = "done", "ok"
-  if state.ending[a.id] then
+  if state.ending[a.id] and (out.ok or out.canceled) then
     note = "stopped by END alert " .. state.ending[a.id]
   elseif not out.ok then
     status = "failed"
@@ -273,34 +283,48 @@ end
 
 local function running_list(state)
   local list = {}
-  for _, r in pairs(state.running) do list[#list + 1] = r.task end
+  for _, run in pairs(state.running) do list[#list + 1] = run.task end
   return list
 end
 
 local function start_run(state, a, ev, route, fn)
   local corr = ev.source .. "|" .. (ev.correlation or "")
-  local t = task.spawn("alert " .. a.id, execute, state, a, ev, route, corr, fn)
-  state.running[a.id] = { task = t }
+  local run = new_run(state, a, ev, route)
+  run.task = task.spawn("alert " .. a.id, execute, state, run, route, corr, fn)
+  state.running[a.id] = run
   state.active[corr] = state.active[corr] or {}
-  state.active[corr][a.id] = t
+  state.active[corr][a.id] = run
 end
 
--- END: cancel the START runs still going here, wait for them to unwind, stop the full captures
--- recorded against the alerts of this correlation, then the route's on_end.
+-- END: the START runs still going here are told (their run:on_end functions), or else canceled
+-- and waited for; then the full captures recorded against the alerts of this correlation are
+-- stopped, and the route's on_end runs.
 local function end_playbook(state)
   return function(route, ev, run)
     local stopped = 0
     if ev.correlation then
-      local tasks = {}
-      for id, t in pairs(state.active[ev.source .. "|" .. ev.correlation] or {}) do
+      local canceled = {}
+      for id, start in pairs(state.active[ev.source .. "|" .. ev.correlation] or {}) do
         if id ~= run.alert_id then
           state.ending[id] = run.alert_id
-          task.cancel(t)
-          tasks[#tasks + 1] = t
+          if #start.end_hooks > 0 then
+            for _, hook in ipairs(start.end_hooks) do
+              local out = group.try(hook, ev)
+              if not out.ok then log.warn("serve: an on_end function failed", { alert = id, error = tostring(out.error) }) end
+            end
+          else
+            task.cancel(start.task)
+            canceled[#canceled + 1] = start.task
+          end
         end
       end
-      if #tasks > 0 then task.wait_all(tasks) end
-      stopped = stop_recorded(state.daemon.related(ev.source, ev.correlation))
+      if #canceled > 0 then task.wait_all(canceled) end
+      local related = state.daemon.related(ev.source, ev.correlation)
+      stopped = stop_recorded(related)
+      run.related = {}
+      for _, rel in ipairs(related) do
+        if rel.id ~= run.alert_id then run.related[#run.related + 1] = rel end
+      end
     end
     log.info("serve: END handled", { alert = run.alert_id, correlation = ev.correlation, captures_stopped = stopped })
     if route.on_end then return route.on_end(ev, run) end
