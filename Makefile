@@ -68,6 +68,9 @@ test-valgrind: build
 bench: build
 	./tests/bench/run.sh $(BUILD)
 
+bench-serve: build
+	BENCH_ONLY=serve ./tests/bench/run.sh $(BUILD)
+
 # Installs under PREFIX; DESTDIR stages it (a packager's root), e.g. make install DESTDIR=/tmp/stage
 install: build
 	DESTDIR=$(DESTDIR) cmake --install $(BUILD) --prefix $(PREFIX)

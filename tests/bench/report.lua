@@ -47,6 +47,11 @@ local function row(metric, p, b, target, pass)
                       verdict = verdict }
 end
 
+-- BENCH_ONLY=serve (make bench-serve): the pcaprun serve rows alone.
+local only = os.getenv("BENCH_ONLY")
+local function section(name) return only == nil or only == name end
+
+if section("all") then
 -- 1, 2. Campaigns
 local cp, cc = read_json("mixed_pcaprun.json"), read_json("mixed_curl.json")
 local sp, sc = read_json("simple_pcaprun.json"), read_json("simple_curl.json")
@@ -118,6 +123,23 @@ row("  requests/s after 40,000 credentials (vs before them)", el.rate_after.rps,
   ">= 0.7x (was 0.15x)", function(_, r) return r >= 0.7 end)
 row("  requests answered while 1,100 slow connections are open", el.slow.served, el.slow.requests,
   "all", function(_, r) return r == 1 end)
+
+end
+
+-- 8. pcaprun serve (serve.sh)
+if section("serve") then
+  local sv = read_json("serve.json")
+  raw.serve = sv
+  local ms = 1000
+  row(("serve: POST -> 202, p50 ms (vs GET /healthz, %d alerts one at a time)"):format(sv.alerts),
+      sv.ack_p50 * ms, sv.healthz_p50 * ms, "< 100 ms (senders wait 5 s)", function(p) return p < 100 end)
+  row("  POST -> 202, p99 ms (vs GET /healthz)", sv.ack_p99 * ms, sv.healthz_p99 * ms,
+      "< 1000 ms", function(p) return p < 1000 end)
+  row("  POST -> the playbook's first create sent, p50 ms (vs POST -> 202)", sv.create_p50 * ms, sv.ack_p50 * ms)
+  row("  POST -> the playbook's first create sent, p99 ms (vs POST -> 202)", sv.create_p99 * ms, sv.ack_p99 * ms)
+  row("  alerts accepted per second, 16 at once (vs GET /healthz per second)", sv.accepted_per_s,
+      sv.healthz_per_s)
+end
 
 -- The table
 local function fmt(v)

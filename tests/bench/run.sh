@@ -4,6 +4,7 @@
 #   tests/bench/run.sh [BUILD_DIR]            (make bench)
 #   BENCH_SCALE=0.05   time scale of the campaigns (real seconds per API second)
 #   BENCH_REPS=5       repetitions of each timed measurement (the median is reported)
+#   BENCH_ONLY=serve   the pcaprun serve rows alone (make bench-serve)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BUILD=$(cd "${1:-build}" && pwd)
@@ -15,7 +16,13 @@ export CLOUDFLARE_API_TOKEN=bench CLOUDFLARE_ACCOUNT_ID=0123456789abcdef01234567
 for tool in curl lua5.4 /usr/bin/time; do
   command -v "$tool" > /dev/null || { echo "run.sh: $tool is missing (make deps)" >&2; exit 2; }
 done
-cmake --build "$BUILD" --target pcaprun bench_http_rps emu_load > /dev/null
+cmake --build "$BUILD" --target pcaprun bench_http_rps emu_load serve_post > /dev/null
+if [[ ${BENCH_ONLY:-} == serve ]]; then
+  rm -rf "$BUILD/bench" && mkdir -p "$BUILD/bench"
+  BENCH_OUT=$BUILD/bench tests/bench/serve.sh "$BUILD" > /dev/null
+  BENCH_ONLY=serve lua5.4 tests/bench/report.lua "$BUILD/bench" "$BUILD/bench.json"
+  exit
+fi
 
 work=$(mktemp -d -p "$BUILD")
 out=$BUILD/bench
@@ -127,5 +134,9 @@ JOURNAL_OUT=$out $B/journal_overhead.sh "$BUILD" "$REPS" >&2
 # 7. The emulator under hostile load (emu_load.sh): many credentials, many slow connections.
 note "emulator: 40,000 credentials, 1,100 slow connections"
 EMU_LOAD_OUT=$out $B/emu_load.sh "$BUILD" > /dev/null
+
+# 8. pcaprun serve: alert -> 202 -> create, alerts per second (serve.sh)
+note "serve: alerts one at a time and 16 at a time"
+BENCH_OUT=$out $B/serve.sh "$BUILD" > /dev/null
 
 lua5.4 $B/report.lua "$out" "$BUILD/bench.json"
