@@ -100,6 +100,9 @@ enum { JOIN_ONE, WAIT_ALL, WAIT_ANY };
 static int join_k(lua_State *L, int status, lua_KContext ctx) {
   (void)status;
   rt_multiwait *mw = lua_touserdata(L, -1);
+  /* wait_any ends with the first task: the others' nodes must leave their watcher lists now,
+   * before this userdata can be collected (their end would otherwise write into freed memory) */
+  if (mw) multiwait_cancel(&mw->w, 0);
   if (mw && mw->w.rc == RT_ECANCELED) return l_raise_canceled(L);
   if (mw && mw->w.rc == RT_ETIMEDOUT) return l_failrc(L, RT_ETIMEDOUT, "task.wait", "timed out waiting for tasks");
   int first = mw ? mw->first : 0;

@@ -93,7 +93,8 @@ local ddos = {
         local _, post = alert.filter(ev)
         local lines = {
           ("%s %s %s: %s"):format(ev.source, ev.kind, ev.state, ev.title or ""),
-          ("target %s%s, protocol %s, port %s, vector %s"):format(ev.target or "-", ev.prefix and " (a prefix)" or "",
+          ("target %s%s, protocol %s, port %s, vector %s"):format(ev.target or "-",
+            ev.prefix and " (a prefix)" or "",
             ev.protocol_name or tostring(ev.protocol or "-"), tostring(ev.port or "-"), ev.vector or "-"),
           ("sampled packets: %s"):format(tostring(ctx.results["sample the attack"])),
         }
@@ -126,6 +127,15 @@ local function ended(ev, run)
   end
 end
 
+-- PagerDuty names no target: a look-back sample of the whole edge
+local function edge(ev, run)
+  local spec = { type = "simple", time_limit = 300, packet_limit = 10000, offset_time = offset(ev) }
+  local cap = assert(pcap.create(spec, { intent = run:intent("edge") }))
+  run:record(cap)
+  assert(cap:wait())
+  return cap:download(("%s/pagerduty/%s/edge.pcap"):format(out, run.id))
+end
+
 serve.route { name = "cloudflare ddos", source = "cloudflare",
               kind = { "dos_attack_l4", "advanced_ddos_attack_l4_alert" }, playbook = ddos, on_end = ended }
 serve.route { name = "alertmanager ddos", source = "alertmanager", playbook = ddos, on_end = ended,
@@ -133,11 +143,5 @@ serve.route { name = "alertmanager ddos", source = "alertmanager", playbook = dd
 serve.route { name = "cloudflare test", source = "cloudflare", kind = "test", playbook = function(ev)
   log.info("alert_responder: Cloudflare's test message arrived", { text = ev.text })
 end }
-serve.route { name = "pagerduty", source = "pagerduty", kind = "incident.triggered", playbook = function(ev, run)
-  local cap = assert(pcap.create({ type = "simple", time_limit = 300, packet_limit = 10000, offset_time = offset(ev) },
-                                 { intent = run:intent("edge") }))
-  run:record(cap)
-  assert(cap:wait())
-  return cap:download(("%s/pagerduty/%s/edge.pcap"):format(out, run.id))
-end }
+serve.route { name = "pagerduty", source = "pagerduty", kind = "incident.triggered", playbook = edge }
 serve.options { max_running = 4, cooldown = 600, grace = 60 }

@@ -38,7 +38,8 @@ function M.time(v)
   if type(v) == "number" then return v end
   if type(v) ~= "string" then return nil end
   if v:match("^%d+%.?%d*$") then return tonumber(v) end
-  local y, mo, d, h, mi, s, frac, zone = v:match("^(%d%d%d%d)%-(%d%d)%-(%d%d)[Tt ](%d%d):(%d%d):(%d%d)(%.?%d*)(.*)$")
+  local y, mo, d, h, mi, s, frac, zone =
+    v:match("^(%d%d%d%d)%-(%d%d)%-(%d%d)[Tt ](%d%d):(%d%d):(%d%d)(%.?%d*)(.*)$")
   if not y then return nil end
   local t = days(tonumber(y), tonumber(mo), tonumber(d)) * 86400 + tonumber(h) * 3600 + tonumber(mi) * 60
             + tonumber(s) + (tonumber("0" .. frac) or 0)
@@ -99,7 +100,8 @@ local normalise = {}
 
 function normalise.cloudflare(p)
   local data = type(p.data) == "table" and p.data or {}
-  local ev = { kind = str(p.alert_type), title = str(p.name) or str(p.text), correlation = str(p.alert_correlation_id),
+  local ev = { kind = str(p.alert_type), title = str(p.name) or str(p.text),
+               correlation = str(p.alert_correlation_id),
                account_id = str(p.account_id), policy = str(p.policy_name), text = str(p.text) }
   local event = str(p.alert_event) or ""
   if not ev.kind then -- the test delivery ("Save and test"): a body with text alone
@@ -123,12 +125,14 @@ end
 function normalise.pagerduty(p)
   local e = type(p.event) == "table" and p.event or {}
   local data = type(e.data) == "table" and e.data or {}
-  local ev = { kind = str(e.event_type), id = str(e.id), time = M.time(e.occurred_at), title = str(data.title) }
+  local ev = { kind = str(e.event_type), id = str(e.id), time = M.time(e.occurred_at),
+               title = str(data.title) }
   ev.state = ev.kind == "incident.resolved" and "END" or "START"
   ev.correlation = str(data.id)
   ev.start = ev.time
   ev.service = type(data.service) == "table" and str(data.service.summary) or nil
-  ev.urgency, ev.priority = str(data.urgency), type(data.priority) == "table" and str(data.priority.summary) or nil
+  ev.urgency = str(data.urgency)
+  ev.priority = type(data.priority) == "table" and str(data.priority.summary) or nil
   return ev
 end
 

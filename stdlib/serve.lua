@@ -76,11 +76,14 @@ function M.route(r)
   for k in pairs(r) do
     if not ROUTE_FIELDS[k] then bad("serve.route: unknown field '%s'", tostring(k)) end
   end
-  local route = { name = r.name or ("route " .. (#d.routes + 1)), sources = names("serve.route: source", r.source),
+  local route = { name = r.name or ("route " .. (#d.routes + 1)),
+                  sources = names("serve.route: source", r.source),
                   kinds = names("serve.route: kind", r.kind), when = r.when, playbook = r.playbook,
                   on_end = r.on_end, target = r.target, cooldown = r.cooldown }
   for s in pairs(route.sources or {}) do
-    if not SOURCES[s] then bad("serve.route: unknown source '%s' (cloudflare, pagerduty, alertmanager)", s) end
+    if not SOURCES[s] then
+      bad("serve.route: unknown source '%s' (cloudflare, pagerduty, alertmanager)", s)
+    end
   end
   local pb = r.playbook
   if not (type(pb) == "function" or type(pb) == "table") then
@@ -211,7 +214,8 @@ function Run:on_end(fn)
 end
 
 local function new_run(state, a, ev, route)
-  return setmetatable({ id = ("%s-%d"):format(ev.source, a.id), alert_id = a.id, alert = ev, route = route.name,
+  return setmetatable({ id = ("%s-%d"):format(ev.source, a.id), alert_id = a.id, alert = ev,
+                        route = route.name,
                         attempt = (a.runs or 0) + 1, dry_run = state.opt.dry_run, daemon = state.daemon,
                         end_hooks = {} }, Run)
 end
@@ -258,7 +262,9 @@ local function execute(state, run, route, corr, fn)
   if out.ok then run:record(out.values[1]) end
   if out.canceled and not state.ending[a.id] then -- the grace of a drain is over: its full captures end
     local stopped = stop_recorded { state.daemon.get(a.id) }
-    if stopped > 0 then log.info("serve: stopped the full captures of a canceled run", { alert = a.id, captures = stopped }) end
+    if stopped > 0 then
+      log.info("serve: stopped the full captures of a canceled run", { alert = a.id, captures = stopped })
+    end
   end
   local status, note = "done", "ok"
   if state.ending[a.id] and (out.ok or out.canceled) then
@@ -310,7 +316,9 @@ local function end_playbook(state)
           if #start.end_hooks > 0 then
             for _, hook in ipairs(start.end_hooks) do
               local out = group.try(hook, ev)
-              if not out.ok then log.warn("serve: an on_end function failed", { alert = id, error = tostring(out.error) }) end
+              if not out.ok then
+                log.warn("serve: an on_end function failed", { alert = id, error = tostring(out.error) })
+              end
             end
           else
             task.cancel(start.task)
@@ -326,7 +334,8 @@ local function end_playbook(state)
         if rel.id ~= run.alert_id then run.related[#run.related + 1] = rel end
       end
     end
-    log.info("serve: END handled", { alert = run.alert_id, correlation = ev.correlation, captures_stopped = stopped })
+    log.info("serve: END handled",
+             { alert = run.alert_id, correlation = ev.correlation, captures_stopped = stopped })
     if route.on_end then return route.on_end(ev, run) end
     return true
   end
@@ -363,7 +372,8 @@ local function handle(state, a)
   local cooldown = route.cooldown or state.opt.cooldown
   local since = key and cooldown > 0 and daemon.since(key, a.id)
   if since and since < cooldown then
-    local note = ("cooldown: a playbook started for %s %.0f s ago (cooldown %g s)"):format(key, since, cooldown)
+    local note = ("cooldown: a playbook started for %s %.0f s ago (cooldown %g s)"):format(key, since,
+                                                                                           cooldown)
     daemon.finish(a.id, "skipped", note, meta(ev, key))
     log.info("serve: skipped (cooldown)", { alert = a.id, target = key })
     return
@@ -405,7 +415,8 @@ function M.daemon(script, ...)
   local args = table.pack(...)
   local decl, err = load_script(script, args)
   if not decl then error(perror.make("USAGE", "pcaprun serve: " .. tostring(err)), 0) end -- exit 2
-  local state = { daemon = daemon, decl = decl, opt = settle(daemon, decl), running = {}, active = {}, ending = {} }
+  local state = { daemon = daemon, decl = decl, opt = settle(daemon, decl), running = {}, active = {},
+                  ending = {} }
   describe(state)
   local dispatcher = task.spawn("dispatcher", dispatch, state)
   local signal

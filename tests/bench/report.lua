@@ -135,8 +135,10 @@ if section("serve") then
       sv.ack_p50 * ms, sv.healthz_p50 * ms, "< 100 ms (senders wait 5 s)", function(p) return p < 100 end)
   row("  POST -> 202, p99 ms (vs GET /healthz)", sv.ack_p99 * ms, sv.healthz_p99 * ms,
       "< 1000 ms", function(p) return p < 1000 end)
-  row("  POST -> the playbook's first create sent, p50 ms (vs POST -> 202)", sv.create_p50 * ms, sv.ack_p50 * ms)
-  row("  POST -> the playbook's first create sent, p99 ms (vs POST -> 202)", sv.create_p99 * ms, sv.ack_p99 * ms)
+  row("  POST -> the playbook's first create sent, p50 ms (vs POST -> 202)", sv.create_p50 * ms,
+      sv.ack_p50 * ms)
+  row("  POST -> the playbook's first create sent, p99 ms (vs POST -> 202)", sv.create_p99 * ms,
+      sv.ack_p99 * ms)
   row("  alerts accepted per second, 16 at once (vs GET /healthz per second)", sv.accepted_per_s,
       sv.healthz_per_s)
 end

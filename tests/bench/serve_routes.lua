@@ -5,6 +5,6 @@ local pcap = require "pcaprun.pcap"
 local serve = require "pcaprun.serve"
 
 serve.route { source = "cloudflare", kind = "dos_attack_l4", playbook = function(ev, run)
-  return assert(pcap.create({ type = "simple", time_limit = 10, packet_limit = 10, filter_v1 = alert.filter(ev) },
-                            { intent = run:intent("bench") }))
+  local spec = { type = "simple", time_limit = 10, packet_limit = 10, filter_v1 = alert.filter(ev) }
+  return assert(pcap.create(spec, { intent = run:intent("bench") }))
 end }

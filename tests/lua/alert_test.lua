@@ -29,7 +29,8 @@ T.case("Cloudflare L3/4 DDoS START and END", function()
   local f, post = alert.filter(ev)
   T.eq(json.encode(f), '{"destination_address":"198.51.100.7","destination_port":443,"protocol":6}')
   T.eq(post, nil)
-  T.ok(pcap.validate { type = "simple", time_limit = 60, packet_limit = 100, filter_v1 = f }, "a valid filter_v1")
+  T.ok(pcap.validate { type = "simple", time_limit = 60, packet_limit = 100, filter_v1 = f },
+       "a valid filter_v1")
   local fin = alert.normalise("cloudflare", payload("cloudflare_ddos_end"))
   T.eq(fin.state, "END")
   T.eq(fin.correlation, ev.correlation, "the END names its START")
@@ -81,7 +82,8 @@ T.case("Alertmanager: one alert of a group", function()
   T.eq(ev.target, "198.51.100.9")
   T.eq(ev.correlation, "c6a2e3f5d1b04e7a@2026-11-26T17:30:00.000Z")
   T.eq(ev.labels.severity, "critical")
-  T.eq(json.encode(alert.filter(ev)), '{"destination_address":"198.51.100.9","protocol":17,"source_port":123}',
+  T.eq(json.encode(alert.filter(ev)),
+       '{"destination_address":"198.51.100.9","protocol":17,"source_port":123}',
        "NTP reflection: from port 123, whatever the victim's port")
   group.alerts[1].status = "resolved"
   T.eq(alert.normalise("alertmanager", { alert = group.alerts[1] }).state, "END")
@@ -94,7 +96,8 @@ T.case("protocols, vectors, targets, times", function()
   T.eq(alert.protocol("SCTP"), nil)
   T.eq(alert.protocol(300), nil)
   for vector, port in pairs { ["DNS Amplification"] = 53, ["NTP reflection"] = 123, SSDP = 1900,
-                              ["CLDAP Reflection"] = 389, Memcached = 11211, chargen = 19, ["SNMP amp"] = 161 } do
+                              ["CLDAP Reflection"] = 389, Memcached = 11211, chargen = 19,
+                              ["SNMP amp"] = 161 } do
     T.eq(alert.reflection(vector), port, vector)
   end
   T.eq(alert.reflection("SYN Flood"), nil)

@@ -10,7 +10,8 @@ local http = require "pcaprun.http"
 local json = require "pcaprun.json"
 local task = require "pcaprun.task"
 
-local url, secret, n, targets, k, out = arg[1], arg[2], tonumber(arg[3]), tonumber(arg[4]), tonumber(arg[5]), arg[6]
+local url, secret, out = arg[1], arg[2], arg[6]
+local n, targets, k = tonumber(arg[3]), tonumber(arg[4]), tonumber(arg[5])
 
 local function body(i)
   return json.encode {
@@ -23,12 +24,14 @@ local function body(i)
   }
 end
 
-local result = { sent = 0, accepted = 0, first_round = {}, retried = 0, retry_after_seen = false, latencies = {} }
+local result = { sent = 0, accepted = 0, first_round = {}, retried = 0, retry_after_seen = false,
+                 latencies = {} }
 
 local function send(i, first)
   local started = task.now()
+  local headers = { ["cf-webhook-auth"] = secret, ["Content-Type"] = "application/json" }
   local res, err = http.request { url = url .. "/hooks/cloudflare", method = "POST", body = body(i), timeout = 30,
-                                  headers = { ["cf-webhook-auth"] = secret, ["Content-Type"] = "application/json" } }
+                                  headers = headers }
   local status = res and res.status or tostring(err)
   result.sent = result.sent + 1
   if first then

@@ -5,7 +5,7 @@ local pcap = require "pcaprun.pcap"
 local serve = require "pcaprun.serve"
 
 serve.route { name = "ddos", source = "cloudflare", kind = "dos_attack_l4", playbook = function(ev, run)
-  local cap = assert(pcap.create({ type = "simple", time_limit = 10, packet_limit = 10, filter_v1 = alert.filter(ev) },
-                                 { intent = run:intent("sample") }))
+  local spec = { type = "simple", time_limit = 10, packet_limit = 10, filter_v1 = alert.filter(ev) }
+  local cap = assert(pcap.create(spec, { intent = run:intent("sample") }))
   return assert(cap:wait())
 end }

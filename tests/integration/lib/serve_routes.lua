@@ -31,7 +31,8 @@ serve.route {
   on_end = function(_, run) mark("end", run.alert_id) end,
 }
 
-serve.route { name = "pagerduty", source = "pagerduty", kind = "incident.triggered", playbook = function(_, run)
+serve.route { name = "pagerduty", source = "pagerduty", kind = "incident.triggered",
+              playbook = function(_, run)
   mark("pd-begin", run.alert_id)
   local cap = assert(pcap.create({ type = "simple", time_limit = 10, packet_limit = 10 },
                                  { intent = run:intent("sample") }))
