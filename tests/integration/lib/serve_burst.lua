@@ -30,8 +30,8 @@ local result = { sent = 0, accepted = 0, first_round = {}, retried = 0, retry_af
 local function send(i, first)
   local started = task.now()
   local headers = { ["cf-webhook-auth"] = secret, ["Content-Type"] = "application/json" }
-  local res, err = http.request { url = url .. "/hooks/cloudflare", method = "POST", body = body(i), timeout = 30,
-                                  headers = headers }
+  local res, err = http.request { url = url .. "/hooks/cloudflare", method = "POST", body = body(i),
+                                  timeout = 30, headers = headers }
   local status = res and res.status or tostring(err)
   result.sent = result.sent + 1
   if first then
