@@ -11,8 +11,9 @@ SKIPS = rc=$$?; $(CURDIR)/tests/skipped.sh $(JUNIT); exit $$rc
 # Debian packages the build, the tests and the benchmarks need. Node.js and npm (for the official
 # SDK check) count as present when the commands are, however they were installed.
 DEB_PACKAGES = build-essential cmake pkg-config liblua5.4-dev lua5.4 lua-cjson-dev libuv1-dev \
-  libcurl4-openssl-dev libssl-dev libmicrohttpd-dev libjansson-dev libsqlite3-dev libpcap-dev \
-  tshark lua-check curl valgrind clang libclang-rt-dev ca-certificates time dpkg-dev debootstrap
+  libcurl4-openssl-dev libssl-dev libmicrohttpd-dev libjansson-dev libsqlite3-dev libpcap-dev libexpat1-dev \
+  tshark wireshark-common tcpdump lua-check curl valgrind clang libclang-rt-dev ca-certificates time \
+  dpkg-dev debootstrap
 DEB_COMMANDS = node:nodejs npm:npm
 
 PREFIX     ?= /usr/local
@@ -69,7 +70,7 @@ bench: build
 	./tests/bench/run.sh $(BUILD)
 
 bench-serve: build
-	BENCH_ONLY=serve ./tests/bench/run.sh $(BUILD)
+	./tests/bench/serve.sh $(BUILD)
 
 # Installs under PREFIX; DESTDIR stages it (a packager's root), e.g. make install DESTDIR=/tmp/stage
 install: build

@@ -4,6 +4,7 @@
 #include "err.h"
 #include "lbind.h"
 #include "lerr.h"
+#include "ljson.h"
 #include <lauxlib.h>
 #include <lua-cjson.h>
 #include <lualib.h>
@@ -69,7 +70,10 @@ static const luaL_Reg c_modules[] = {
   {"pcaprun.cron", luaopen_pcaprun_cron},
   {"pcaprun.http", luaopen_pcaprun_http},
   {"pcaprun.fs", luaopen_pcaprun_fs},
+  {"pcaprun.json", luaopen_pcaprun_json},
   {"pcaprun.journal", luaopen_pcaprun_journal},
+  {"pcaprun.objstore", luaopen_pcaprun_objstore},
+  {"pcaprun.pcapfile", luaopen_pcaprun_pcapfile},
   {"cjson", luaopen_cjson},
   {"cjson.safe", luaopen_cjson_safe},
   {NULL, NULL}};

@@ -64,13 +64,8 @@ static int l_tostring(lua_State *L) {
 
 int luaopen_pcaprun_cron(lua_State *L) {
   static const luaL_Reg methods[] = {{"next", l_next}, {"every", l_every}, {NULL, NULL}};
-  if (luaL_newmetatable(L, CRON_MT)) {
-    luaL_newlib(L, methods);
-    lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, l_tostring);
-    lua_setfield(L, -2, "__tostring");
-  }
-  lua_pop(L, 1);
+  static const luaL_Reg meta[] = {{"__tostring", l_tostring}, {NULL, NULL}};
+  l_newclass(L, CRON_MT, meta, methods);
   static const luaL_Reg fns[] = {{"parse", l_parse}, {NULL, NULL}};
   luaL_newlib(L, fns);
   return 1;

@@ -3,6 +3,7 @@
 #include "emu.h"
 #include "lbind.h"
 #include "lerr.h"
+#include "ljson.h"
 #include <lauxlib.h>
 #include <stdlib.h>
 

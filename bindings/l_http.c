@@ -131,12 +131,8 @@ static int l_stats(lua_State *L) {
 }
 
 int luaopen_pcaprun_http(lua_State *L) {
-  luaL_newmetatable(L, BOX_MT);
-  lua_pushcfunction(L, box_close);
-  lua_setfield(L, -2, "__close");
-  lua_pushcfunction(L, box_close);
-  lua_setfield(L, -2, "__gc");
-  lua_pop(L, 1);
+  static const luaL_Reg box[] = {{"__close", box_close}, {"__gc", box_close}, {NULL, NULL}};
+  l_newclass(L, BOX_MT, box, NULL);
   static const luaL_Reg fns[] = {{"request", l_request}, {"stats", l_stats}, {NULL, NULL}};
   luaL_newlib(L, fns);
   return 1;

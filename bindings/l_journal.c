@@ -6,6 +6,7 @@
 #include "journal.h"
 #include "lbind.h"
 #include "lerr.h"
+#include "ljson.h"
 #include "pcaps.h"
 #include <lauxlib.h>
 #include <stdlib.h>

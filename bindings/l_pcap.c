@@ -7,6 +7,7 @@
 #include "err.h"
 #include "lbind.h"
 #include "lerr.h"
+#include "ljson.h"
 #include "log.h"
 #include "pcaps.h"
 #include <ctype.h>
@@ -722,29 +723,16 @@ int luaopen_pcaprun_pcap(lua_State *L) {
   static const luaL_Reg methods[] = {
     {"wait", cap_wait}, {"refresh", cap_refresh}, {"stop", cap_stop}, {"download", cap_download},
     {NULL, NULL}};
-  luaL_newmetatable(L, BOX_MT);
-  lua_pushcfunction(L, box_close);
-  lua_setfield(L, -2, "__close");
-  lua_pushcfunction(L, box_close);
-  lua_setfield(L, -2, "__gc");
-  lua_pop(L, 1);
-  luaL_newmetatable(L, CLIENT_MT);
-  lua_pushcfunction(L, client_index);
-  lua_setfield(L, -2, "__index");
-  lua_pushcfunction(L, client_tostring);
-  lua_setfield(L, -2, "__tostring");
-  lua_pushcfunction(L, client_gc);
-  lua_setfield(L, -2, "__gc");
-  lua_pop(L, 1);
-  luaL_newmetatable(L, CAPTURE_MT);
-  lua_pushcfunction(L, capture_index);
-  lua_setfield(L, -2, "__index");
-  lua_pushcfunction(L, capture_tostring);
-  lua_setfield(L, -2, "__tostring");
-  lua_pushcfunction(L, capture_eq);
-  lua_setfield(L, -2, "__eq");
-  lua_pushcfunction(L, capture_gc);
-  lua_setfield(L, -2, "__gc");
+  static const luaL_Reg box[] = {{"__close", box_close}, {"__gc", box_close}, {NULL, NULL}};
+  static const luaL_Reg client[] = {
+    {"__index", client_index}, {"__tostring", client_tostring}, {"__gc", client_gc}, {NULL, NULL}};
+  static const luaL_Reg capture[] = {
+    {"__index", capture_index}, {"__tostring", capture_tostring}, {"__eq", capture_eq},
+    {"__gc", capture_gc}, {NULL, NULL}};
+  l_newclass(L, BOX_MT, box, NULL);
+  l_newclass(L, CLIENT_MT, client, NULL);
+  l_newclass(L, CAPTURE_MT, capture, NULL);
+  luaL_getmetatable(L, CAPTURE_MT); /* the methods, looked up by capture_index before the fields */
   luaL_newlib(L, methods);
   lua_setfield(L, -2, "methods");
   lua_pop(L, 1);

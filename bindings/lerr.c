@@ -1,6 +1,8 @@
-/* Error values for scripts, and conversions between Lua values and JSON. */
+/* Error values for scripts. */
 #include "lerr.h"
 #include "err.h"
+#include "lbind.h"
+#include "ljson.h"
 #include <lauxlib.h>
 #include <math.h>
 #include <stdio.h>
@@ -35,13 +37,11 @@ static int error_tostring(lua_State *L) {
   return 1;
 }
 
+/* Pushes the metatable of error values. */
 static void error_metatable(lua_State *L) {
-  if (luaL_newmetatable(L, ERROR_MT)) {
-    lua_pushcfunction(L, error_tostring);
-    lua_setfield(L, -2, "__tostring");
-    lua_pushliteral(L, ERROR_MT);
-    lua_setfield(L, -2, "__name");
-  }
+  static const luaL_Reg meta[] = {{"__tostring", error_tostring}, {NULL, NULL}};
+  l_newclass(L, ERROR_MT, meta, NULL);
+  luaL_getmetatable(L, ERROR_MT);
 }
 
 void l_pusherror(lua_State *L, const rt_errinfo *e) {
@@ -89,135 +89,6 @@ int l_raise_canceled(lua_State *L) {
   rt_errinfo e = RT_ERRINFO(RT_ECANCELED, "the task was canceled");
   l_pusherror(L, &e);
   return lua_error(L);
-}
-
-void l_pushjson(lua_State *L, const json_t *v) {
-  luaL_checkstack(L, 3, "JSON too deep");
-  switch (json_typeof(v)) {
-  case JSON_OBJECT: {
-    const char *k;
-    json_t *x;
-    lua_createtable(L, 0, (int)json_object_size(v));
-    json_object_foreach((json_t *)v, k, x) {
-      l_pushjson(L, x);
-      lua_setfield(L, -2, k);
-    }
-    break;
-  }
-  case JSON_ARRAY: {
-    size_t i;
-    json_t *x;
-    lua_createtable(L, (int)json_array_size(v), 0);
-    json_array_foreach(v, i, x) {
-      l_pushjson(L, x);
-      lua_rawseti(L, -2, (lua_Integer)i + 1);
-    }
-    break;
-  }
-  case JSON_STRING: lua_pushlstring(L, json_string_value(v), json_string_length(v)); break;
-  case JSON_INTEGER: lua_pushinteger(L, (lua_Integer)json_integer_value(v)); break;
-  case JSON_REAL: lua_pushnumber(L, json_real_value(v)); break;
-  case JSON_TRUE: lua_pushboolean(L, 1); break;
-  case JSON_FALSE: lua_pushboolean(L, 0); break;
-  default: lua_pushnil(L); break;
-  }
-}
-
-static int pushjson(lua_State *L) {
-  l_pushjson(L, lua_touserdata(L, 1));
-  return 1;
-}
-
-void l_pushjson_free(lua_State *L, json_t *v) {
-  if (!lua_checkstack(L, 3)) {
-    json_decref(v);
-    luaL_error(L, "out of memory");
-  }
-  lua_pushcfunction(L, pushjson); /* a C function and a light userdata: nothing allocated */
-  lua_pushlightuserdata(L, v);
-  int rc = lua_pcall(L, 1, 1, 0);
-  json_decref(v);
-  if (rc != LUA_OK) lua_error(L);
-}
-
-/* Is the table at idx a sequence 1..n (n > 0)? */
-static int is_array(lua_State *L, int idx, size_t *n) {
-  size_t count = 0;
-  lua_Integer max = 0;
-  lua_pushnil(L);
-  while (lua_next(L, idx)) {
-    lua_pop(L, 1);
-    if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 1) { lua_pop(L, 1); return 0; }
-    lua_Integer k = lua_tointeger(L, -1);
-    if (k > max) max = k;
-    count++;
-  }
-  *n = count;
-  return count > 0 && (size_t)max == count;
-}
-
-static json_t *tojson(lua_State *L, int idx, char *why, size_t size, char *path, int depth) {
-  idx = lua_absindex(L, idx);
-  if (depth > 32) { snprintf(why, size, "%s: nested too deeply", path); return NULL; }
-  switch (lua_type(L, idx)) {
-  case LUA_TNIL: return json_null();
-  case LUA_TBOOLEAN: return json_boolean(lua_toboolean(L, idx));
-  case LUA_TNUMBER:
-    if (lua_isinteger(L, idx)) return json_integer((json_int_t)lua_tointeger(L, idx));
-    if (!isfinite(lua_tonumber(L, idx))) { snprintf(why, size, "%s: not a finite number", path); return NULL; }
-    return json_real(lua_tonumber(L, idx));
-  case LUA_TSTRING: {
-    size_t len;
-    const char *s = lua_tolstring(L, idx, &len);
-    json_t *j = json_stringn(s, len);
-    if (!j) snprintf(why, size, "%s: not valid UTF-8", path);
-    return j;
-  }
-  case LUA_TLIGHTUSERDATA:
-    if (lua_touserdata(L, idx) == NULL) return json_null(); /* cjson.null */
-    break;
-  case LUA_TTABLE: {
-    size_t n, plen = strlen(path);
-    luaL_checkstack(L, 4, "JSON too deep");
-    if (is_array(L, idx, &n)) {
-      json_t *a = json_array();
-      for (size_t i = 1; a && i <= n; i++) {
-        lua_rawgeti(L, idx, (lua_Integer)i);
-        snprintf(path + plen, 128 - plen, "[%zu]", i);
-        json_t *x = tojson(L, -1, why, size, path, depth + 1);
-        path[plen] = 0;
-        lua_pop(L, 1);
-        if (!x || json_array_append_new(a, x)) { json_decref(a); return NULL; }
-      }
-      return a;
-    }
-    json_t *o = json_object();
-    lua_pushnil(L);
-    while (o && lua_next(L, idx)) {
-      if (lua_type(L, -2) != LUA_TSTRING) {
-        snprintf(why, size, "%s: keys must be strings (a table mixes a list and fields?)", *path ? path : "value");
-        lua_pop(L, 2);
-        json_decref(o);
-        return NULL;
-      }
-      const char *k = lua_tostring(L, -2);
-      snprintf(path + plen, 128 - plen, "%s%s", plen ? "." : "", k);
-      json_t *x = tojson(L, -1, why, size, path, depth + 1);
-      path[plen] = 0;
-      lua_pop(L, 1);
-      if (!x || json_object_set_new(o, k, x)) { lua_pop(L, 1); json_decref(o); return NULL; }
-    }
-    return o;
-  }
-  default: break;
-  }
-  snprintf(why, size, "%s: a %s cannot be sent as JSON", *path ? path : "value", luaL_typename(L, idx));
-  return NULL;
-}
-
-json_t *l_tojson(lua_State *L, int idx, char *why, size_t size) {
-  char path[128] = "";
-  return tojson(L, idx, why, size, path, 0);
 }
 
 /* error.new{code=, message=, ...} -> err: makes an error value scripts can return. [-1, +1, m] */

@@ -34,15 +34,6 @@ int l_fail(lua_State *L, const rt_errinfo *e);
 int l_failrc(lua_State *L, int rc, const char *op, const char *message);
 /* Raises a CANCELED error (task cancellation unwinds the task). [-0, +0, v] */
 int l_raise_canceled(lua_State *L);
-/* Pushes a jansson value as a Lua value (objects and arrays as tables, null as nil). [-0, +1, m] */
-void l_pushjson(lua_State *L, const json_t *v);
-/* l_pushjson, then json_decref(v), also when the conversion runs out of memory (the error is
- * raised after v is freed). [-0, +1, m] */
-void l_pushjson_free(lua_State *L, json_t *v);
-/* Converts the Lua value at idx to JSON (tables with keys 1..n are arrays, other tables objects;
- * cjson.null and the empty table are null/{}). On a value that cannot be converted, returns NULL
- * and writes the reason ("functions cannot be sent") and the dotted path into why. [-0, +0, m] */
-json_t *l_tojson(lua_State *L, int idx, char *why, size_t size);
 int luaopen_pcaprun_error(lua_State *L);
 
 #endif

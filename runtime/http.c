@@ -2,6 +2,8 @@
 #include "http.h"
 #include "err.h"
 #include "log.h"
+#include "spec.h"
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
@@ -275,6 +277,7 @@ static size_t on_header(char *data, size_t size, size_t n, void *userp) {
   if (strcasecmp(line, "content-type") == 0) snprintf(r->content_type, sizeof r->content_type, "%s", v);
   else if (strcasecmp(line, "content-encoding") == 0) snprintf(r->content_encoding, sizeof r->content_encoding, "%s", v);
   else if (strcasecmp(line, "ratelimit") == 0) parse_ratelimit(r, v);
+  if (r->on_header_line) r->on_header_line(r, line, v);
   return len;
 }
 
@@ -339,7 +342,15 @@ int rt_http_start(rt_http *h, rt_http_req *r) {
     snprintf(range, sizeof range, "%llu-", (unsigned long long)r->range_from);
     curl_easy_setopt(e, CURLOPT_RANGE, range);
   }
-  if (strcmp(r->method, "GET") != 0) {
+  if (r->aws_sigv4) {
+    curl_easy_setopt(e, CURLOPT_AWS_SIGV4, r->aws_sigv4);
+    curl_easy_setopt(e, CURLOPT_USERNAME, r->username ? r->username : "");
+    curl_easy_setopt(e, CURLOPT_PASSWORD, r->password ? r->password : "");
+    curl_easy_setopt(e, CURLOPT_PATH_AS_IS, 1L);
+  }
+  if (strcmp(r->method, "HEAD") == 0) {
+    curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+  } else if (strcmp(r->method, "GET") != 0) {
     curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, r->method);
     if (r->body || strcmp(r->method, "PUT") == 0) { /* PUT without a body sends Content-Length: 0 */
       curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body ? r->body : "");
@@ -381,3 +392,39 @@ void rt_http_req_free(rt_http_req *r) {
 }
 
 void rt_http_get_stats(rt_http *h, rt_http_stats *s) { *s = h->stats; }
+
+/* Plain http goes only where nobody else can listen: a literal loopback address (127.0.0.0/8 as a
+ * dotted quad, [::1]) or the name localhost, which libcurl resolves to loopback itself. A name is
+ * not looked at further: 127.example.test may resolve anywhere. */
+static int loopback_host(const char *h) {
+  struct in_addr a;
+  if (strcasecmp(h, "localhost") == 0 || strcmp(h, "[::1]") == 0) return 1;
+  return inet_pton(AF_INET, h, &a) == 1 && (ntohl(a.s_addr) >> 24) == 127;
+}
+
+int rt_http_check_secure_url(const char *url, const char *what, char *host, size_t hostlen, char *err,
+                             size_t errlen) {
+  CURLU *u = curl_url();
+  char *scheme = NULL, *h = NULL, *user = NULL, shown[256];
+  int rc = RT_EINVAL;
+  rt_spec_redact_secrets(url, shown, sizeof shown);
+  if (!u || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+      curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+      curl_url_get(u, CURLUPART_HOST, &h, 0) != CURLUE_OK) {
+    snprintf(err, errlen, "%s '%s' is not a valid URL", what, shown);
+  } else if (curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK) {
+    snprintf(err, errlen, "%s '%s' must not hold a user name or password (credentials are given "
+             "separately)", what, shown);
+  } else if (strcmp(scheme, "https") != 0 && !(strcmp(scheme, "http") == 0 && loopback_host(h))) {
+    snprintf(err, errlen, "%s must use https (http is allowed only for loopback: 127.x.y.z, [::1], "
+             "localhost), got '%s'", what, shown);
+  } else {
+    snprintf(host, hostlen, "%s", h);
+    rc = 0;
+  }
+  curl_free(scheme);
+  curl_free(h);
+  curl_free(user);
+  curl_url_cleanup(u);
+  return rc;
+}

@@ -17,10 +17,12 @@ typedef struct rt_http_req rt_http_req;
 typedef void (*rt_http_done_fn)(rt_http_req *r);
 /* Receives a 2xx body's bytes; returns 0, or a negative RT_E* code to abort the transfer. */
 typedef int (*rt_http_sink_fn)(rt_http_req *r, const void *data, size_t len);
+/* Sees each response header (name and value, trimmed) of every response of the transfer. */
+typedef void (*rt_http_header_fn)(rt_http_req *r, const char *name, const char *value);
 
 struct rt_http_req {
   /* request: set by the caller, kept across retries */
-  char method[8];             /* "GET" (default), "POST", "PUT", "DELETE" */
+  char method[8];             /* "GET" (default), "POST", "PUT", "DELETE", "HEAD" (no body read) */
   char *url;
   struct curl_slist *headers;
   char *body;                 /* request body (owned), or NULL */
@@ -36,6 +38,13 @@ struct rt_http_req {
   void *sink_data;
   int identity;               /* ask for the body unencoded (Accept-Encoding: identity), e.g. a
                                  file resumed by Range: offsets must be the file's */
+  rt_http_header_fn on_header_line; /* optional: response headers the caller reads itself */
+  /* AWS Signature V4 by libcurl (CURLOPT_AWS_SIGV4), for object stores: set all three. libcurl
+   * copies them when the transfer starts; the caller wipes its own copies. Signed requests keep
+   * their path as given (CURLOPT_PATH_AS_IS), since the path given is the one signed. */
+  const char *aws_sigv4;      /* provider, e.g. "aws:amz:us-east-1:s3", or NULL */
+  const char *username;       /* access key id (CURLOPT_USERNAME: keys may contain ':') */
+  const char *password;       /* secret access key */
   rt_http_done_fn done;
   void *user;
   /* response: cleared by each start */
@@ -77,6 +86,14 @@ int rt_http_start(rt_http *h, rt_http_req *r);
 void rt_http_cancel(rt_http_req *r);
 /* Frees everything the request owns (cancels it first). */
 void rt_http_req_free(rt_http_req *r);
+
+/* Is url fit to carry credentials: https, or http to a literal loopback address or localhost (an
+ * emulator, a test server), with no user name or password in it, so that a secret never crosses a
+ * network in the clear (plain http never goes through a proxy either)? Returns 0 and the host
+ * name in host, or RT_EINVAL with a message naming the URL as `what` ("base URL") with its secrets
+ * redacted. */
+int rt_http_check_secure_url(const char *url, const char *what, char *host, size_t hostlen, char *err,
+                             size_t errlen);
 
 /* Counters, for tests and benchmarks. */
 typedef struct rt_http_stats {

@@ -89,29 +89,21 @@ static void window_dispatch(rt_window *w) {
   w->dispatching = 0;
 }
 
-static void timer_closed(uv_handle_t *h) { free(h); }
-
 int rt_window_init(rt_window *w, rt_runtime *rt, const char *name, unsigned n, uint64_t window_ms,
                    unsigned max_waiters) {
   *w = (rt_window){.rt = rt, .name = name, .n = window_ms ? n : 0, .window_ms = window_ms,
                    .max_waiters = max_waiters};
   rt_list_init(&w->waiters);
-  w->timer = malloc(sizeof *w->timer);
   w->done = w->n ? calloc(w->n, sizeof *w->done) : NULL;
-  if (!w->timer || (w->n && !w->done)) {
-    free(w->timer);
+  if ((w->n && !w->done) || !(w->timer = rt_timer_new(rt, w))) {
     free(w->done);
     return RT_ENOMEM;
   }
-  uv_timer_init(rt->loop, w->timer);
-  w->timer->data = w;
   return 0;
 }
 
 void rt_window_close(rt_window *w) {
-  if (!w->timer) return;
-  uv_close((uv_handle_t *)w->timer, timer_closed);
-  w->timer = NULL;
+  rt_timer_free(&w->timer);
   free(w->done);
   w->done = NULL;
 }

@@ -4,6 +4,7 @@
 #include "journal.h"
 #include "lbind.h"
 #include "log.h"
+#include "pcap_cli.h"
 #include "pcaps.h"
 #include "progress.h"
 #include <jansson.h>
@@ -21,6 +22,8 @@ static const char usage_text[] =
   "       pcaprun [options] -e CHUNK [ARGS...]\n"
   "       pcaprun emulator [options]     run the PCAPs API emulator (see: pcaprun emulator --help)\n"
   "       pcaprun journal [PATH] [--json] show what a journal holds\n"
+  "       pcaprun pcap stats|top|merge|filter|slice|split FILE... [--json]\n"
+  "                                      answers from capture files (see: pcaprun pcap --help)\n"
   "       pcaprun serve [options] SCRIPT  run playbooks when alerts arrive (see: pcaprun serve --help)\n"
   "\n"
   "Runs a Lua 5.4 script that drives Cloudflare's PCAPs API (packet captures). API calls look\n"
@@ -209,7 +212,10 @@ static emu_server *start_emulator(rt_runtime *rt, const char *user_config) {
   if (emu_exposed(emu))
     rt_log(RT_LOG_WARN, "emulator", "the emulator listens off loopback (allow_remote): anyone who can reach "
            "this machine can use it; its admin endpoints need PCAPRUN_EMULATOR_ADMIN_TOKEN", "url", url, NULL);
-  rt_log(RT_LOG_INFO, "emulator", "emulator started", "url", url, "buckets", emu_bucket_dir(emu), NULL);
+  rt->s3_endpoint = emu_s3_url(emu); /* buckets are read through the emulator's S3 API */
+  emu_s3_keys(emu, &rt->s3_key_id, &rt->s3_secret);
+  rt_log(RT_LOG_INFO, "emulator", "emulator started", "url", url, "buckets", emu_bucket_dir(emu),
+         "s3", emu_s3_url(emu), NULL);
   return emu;
 }
 
@@ -293,6 +299,7 @@ static int run(int argc, char **argv, rt_serve_cli *serve_cli) {
 int main(int argc, char **argv) {
   if (argc > 1 && strcmp(argv[1], "emulator") == 0) return emu_main(argc - 1, argv + 1);
   if (argc > 1 && strcmp(argv[1], "journal") == 0) return rt_journal_main(argc - 1, argv + 1);
+  if (argc > 1 && strcmp(argv[1], "pcap") == 0) return rt_pcap_main(argc - 1, argv + 1);
   rt_serve_cli serve;
   rt_serve_cli_default(&serve);
   if (argc > 1 && strcmp(argv[1], "serve") == 0) return run(argc - 1, argv + 1, &serve);

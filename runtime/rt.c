@@ -2,6 +2,7 @@
 #include "rt.h"
 #include <lauxlib.h>
 #include "err.h"
+#include <stdlib.h>
 #include <math.h>
 #include <sys/random.h>
 #include <time.h>
@@ -80,4 +81,24 @@ int rt_random_bytes(void *buf, size_t n) {
 double rt_clamp_seconds(double s, double max) {
   if (!(s > 0)) return 0; /* NaN too */
   return s < max ? s : max;
+}
+
+uv_timer_t *rt_timer_new(rt_runtime *rt, void *data) {
+  uv_timer_t *t = malloc(sizeof *t);
+  if (!t) return NULL;
+  uv_timer_init(rt->loop, t);
+  t->data = data;
+  return t;
+}
+
+static void timer_closed(uv_handle_t *h) { free(h); }
+
+void rt_timer_free(uv_timer_t **t) {
+  if (*t) uv_close((uv_handle_t *)*t, timer_closed);
+  *t = NULL;
+}
+
+void rt_timer_start(uv_timer_t *t, uv_timer_cb cb, uint64_t ms) {
+  uv_update_time(t->loop);
+  uv_timer_start(t, cb, ms, 0);
 }

@@ -65,6 +65,9 @@ typedef struct rt_runtime {
   int fingerprint_key_set;
   rt_journal *journal;    /* crash-safe record and limits shared between processes, or NULL */
   char *journal_default;  /* the default journal's path, opened when first needed (journal.h) */
+  /* the default object-store endpoint and keys (--emulate: the emulator's S3 API), borrowed from
+   * their owner for the whole run; NULL: the environment's (objstore.h) */
+  const char *s3_endpoint, *s3_key_id, *s3_secret;
   /* time */
   uint64_t t0_ms;         /* loop time at start */
   double t0_wall;         /* wall clock (epoch s) at start */
@@ -84,6 +87,15 @@ double rt_wall(void);
 /* The script's clock: epoch seconds that advance 1/time_scale times as fast as the wall clock
  * from the start of the run (equal to rt_wall when time_scale is 1). */
 double rt_virtual_now(rt_runtime *rt);
+
+/* A timer of its own memory for `data`, which lives until its close callback has run (the loop
+ * may still hold it when its owner goes): NULL on ENOMEM. rt_timer_free closes it, frees it
+ * then, and sets *t to NULL; a NULL *t is a no-op. */
+uv_timer_t *rt_timer_new(rt_runtime *rt, void *data);
+void rt_timer_free(uv_timer_t **t);
+/* Starts t to fire ms from now: from the present, not from the loop's cached time, which lags
+ * behind while tasks run (a sleep or a retry-after would end early by as much). */
+void rt_timer_start(uv_timer_t *t, uv_timer_cb cb, uint64_t ms);
 
 /* A uniformly random number in [0, 1). */
 double rt_random(rt_runtime *rt);

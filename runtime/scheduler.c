@@ -73,8 +73,6 @@ int rt_task_spawn(lua_State *L, int nargs, const char *name) {
   return 0;
 }
 
-static void timer_closed(uv_handle_t *h) { free(h); }
-
 /* Stops a parked task's wait with rc (canceled, or its deadline): at once, or when the work it
  * waits for says it has ended (a wait whose cancel returns RT_EAGAIN completes itself). */
 static void interrupt(rt_wait *w, int rc) {
@@ -88,11 +86,7 @@ static void on_deadline(uv_timer_t *timer) {
 
 int rt_park(lua_State *L, rt_wait *w, int64_t timeout_ms, lua_KContext ctx, lua_KFunction k) {
   rt_task *t = rt_task_of(L);
-  if (timeout_ms >= 0 && !t->timer) {
-    if (!(t->timer = malloc(sizeof *t->timer))) luaL_error(L, "out of memory");
-    uv_timer_init(t->rt->loop, t->timer);
-    t->timer->data = t;
-  }
+  if (timeout_ms >= 0 && !t->timer && !(t->timer = rt_timer_new(t->rt, t))) luaL_error(L, "out of memory");
   w->task = t;
   w->done = 0;
   w->rc = 0;
@@ -107,7 +101,7 @@ int rt_park(lua_State *L, rt_wait *w, int64_t timeout_ms, lua_KContext ctx, lua_
     }
     return lua_yieldk(L, 0, ctx, k); /* the work ends on its own, soon: wait for it */
   }
-  if (timeout_ms >= 0) uv_timer_start(t->timer, on_deadline, (uint64_t)timeout_ms, 0);
+  if (timeout_ms >= 0) rt_timer_start(t->timer, on_deadline, (uint64_t)timeout_ms);
   return lua_yieldk(L, 0, ctx, k);
 }
 
@@ -213,10 +207,7 @@ static void finish(rt_task *t, int status, int nres) {
   lua_pushnil(L);
   lua_setiuservalue(L, -2, 1);                       /* drop the coroutine */
   t->co = NULL;
-  if (t->timer) {
-    uv_close((uv_handle_t *)t->timer, timer_closed);
-    t->timer = NULL;
-  }
+  rt_timer_free(&t->timer);
   RT_LIST_EACH(it, &t->watchers) {
     rt_watch *wn = RT_CONTAINER(it, rt_watch, link);
     rt_list_unlink(&wn->link);

@@ -125,7 +125,7 @@ int rt_task_finished(const rt_task *t);
  * exit code. */
 int rt_sched_run(rt_runtime *rt);
 
-/* ---- signals (signals.c) ---- */
+/* ---- signals (scheduler_signals.c) ---- */
 /* Catches SIGINT and SIGTERM (and SIGHUP once a waiter asks for it: it wakes only such waiters,
  * with rc SIGHUP). The first is delivered on the loop: to the tasks parked in
  * task.signal() if any (a clean shutdown), else by canceling every task, saying what the run

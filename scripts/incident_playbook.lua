@@ -2,10 +2,14 @@
 
 Steps
   1  sample the edge    a sampled capture of TCP/443 traffic across all colos (sample-443.pcap)
-  2  assess             an incident when the sample holds at least --threshold packets
+  2  assess             looks inside the sample (pcaprun.pcapfile): an incident when it holds at
+                        least --threshold packets and at least --syn-ratio of its TCP packets
+                        are SYNs without ACK; the target is the address that receives the most
+                        of those SYNs
   3  capture            only during an incident, in parallel:
-     3.1 full captures  a full capture in each colo of --colos at priority 10: they take the
-                        account's full-capture slot first, stopping lower-priority captures
+     3.1 full captures  a full capture of TCP/443 to the target in each colo of --colos at
+                        priority 10: they take the account's full-capture slot first, stopping
+                        lower-priority captures; the campaign's manifest summarizes each file
      3.2 sample DNS     a sampled capture of UDP/53, to see whether DNS is hit too
   4  write up           summary.txt with what was found and where the files are
   Every step has a timeout. A failure stops the playbook, and the report names the step, the
@@ -17,7 +21,8 @@ Output
   campaign's manifest.json, summary.txt, and report.json (every step's status and times).
 
 Run it
-  pcaprun --emulate --time-scale 0.01 scripts/incident_playbook.lua   # offline, ~5 s
+  pcaprun --emulate --time-scale 0.01 scripts/incident_playbook.lua   # offline, ~5 s; the
+                                               # emulator plays a SYN flood on one address
   CLOUDFLARE_API_TOKEN=... CLOUDFLARE_ACCOUNT_ID=... PCAPRUN_BUCKET=s3://... \
     PCAPRUN_WEBHOOK=https://hooks.example.com/pcaprun pcaprun scripts/incident_playbook.lua
 
@@ -29,6 +34,7 @@ local campaign = require "pcaprun.campaign"
 local emulator = require "pcaprun.emulator"
 local intent = require "pcaprun.intent"
 local pcap = require "pcaprun.pcap"
+local pcapfile = require "pcaprun.pcapfile"
 local playbook = require "pcaprun.playbook"
 
 local DEMO_BUCKET = "s3://pcaprun-demo/incidents?region=us-east-1"
@@ -39,12 +45,20 @@ local opt = args.parse(arg, {
   bucket_dir = { env = "PCAPRUN_BUCKET_DIR", help = "local mirror of the bucket" },
   colos = { default = "ORD,SJC", env = "PCAPRUN_COLOS", type = "list", help = "colos to capture in full" },
   threshold = { default = 1000, type = "number", help = "sampled packets that make it an incident" },
+  syn_ratio = { default = 0.5, type = "number",
+                help = "share of SYNs without ACK that makes it an incident" },
   webhook = { env = "PCAPRUN_WEBHOOK", help = "URL to POST JSON events to" },
 }, "Usage: pcaprun [--emulate] scripts/incident_playbook.lua [options]")
 if not opt then return end
 if opt.bucket == DEMO_BUCKET and not emulator.running() then
   error("outside --emulate, name your bucket: --bucket URI or PCAPRUN_BUCKET", 0)
 end
+if emulator.running() then
+  emulator.configure { syn_flood = 0.8 } -- a rehearsal: 80 % of the captured packets are a SYN flood
+end
+
+-- A BPF filter for TCP segments with SYN set and ACK clear.
+local SYN_ONLY = "tcp[tcpflags] & (tcp-syn|tcp-ack) == tcp-syn"
 
 -- A sampled capture, downloaded into the run's directory; returns the capture.
 local function sample(ctx, filter, file)
@@ -68,9 +82,14 @@ local report = playbook.run {
         return sample(ctx, { destination_port = 443, protocol = 6 }, "sample-443.pcap").packets
       end },
 
-    { "assess", function(ctx)
-        ctx.incident = ctx.results["sample the edge"] >= opt.threshold
-        return ctx.incident
+    { "assess", timeout = 300, function(ctx)
+        local file = ctx:path("sample-443.pcap")
+        local s = assert(pcapfile.stats(file, { top = 5 }))
+        local victims = assert(pcapfile.top(file, { by = "destinations", n = 1, filter = SYN_ONLY }))
+        ctx.stats, ctx.target = s, victims[1] and victims[1].address
+        ctx.incident = s.packets >= opt.threshold and s.tcp.syn_ratio >= opt.syn_ratio and ctx.target ~= nil
+        return { incident = ctx.incident, packets = s.packets, syn_ratio = s.tcp.syn_ratio,
+                 target = ctx.target }
       end },
 
     { "capture", timeout = 1800, when = function(ctx) return ctx.incident end, parallel = {
@@ -79,7 +98,7 @@ local report = playbook.run {
               name = ctx.run .. "-full", dir = ctx:path("full"), priority = 10, preempt = true,
               bucket = opt.bucket, bucket_dir = opt.bucket_dir,
               full = { colos = opt.colos, time_limit = 120,
-                       filter = { destination_port = 443, protocol = 6 } },
+                       filter = { destination_address = ctx.target, destination_port = 443, protocol = 6 } },
             }
             if not result.ok then return nil, result.error end
             return result
@@ -91,8 +110,13 @@ local report = playbook.run {
 
     { "write up", function(ctx)
         local f = assert(io.open(ctx:path("summary.txt"), "w"))
-        f:write(("%s\nsampled TCP/443 packets: %d (incident: %s)\n"):format(
-          ctx.run, ctx.results["sample the edge"], tostring(ctx.incident)))
+        local s = ctx.stats
+        f:write(("%s\nsampled TCP/443 packets: %d, SYN without ACK: %d (ratio %.3f; incident: %s)\n"):format(
+          ctx.run, s.packets, s.tcp.syn_only, s.tcp.syn_ratio, tostring(ctx.incident)))
+        f:write(("target: %s\n"):format(ctx.target or "none"))
+        for i, d in ipairs(s.destinations) do
+          f:write(("  destination %d: %s, %d packets, %d bytes\n"):format(i, d.address, d.packets, d.bytes))
+        end
         local full = ctx.results["full captures"]
         if full then f:write(full:summary(), "\n") end
         f:close()

@@ -3,14 +3,18 @@
 What it does
   Cloudflare writes full captures only to a bucket whose ownership the account has proven:
   pcaprun registers the bucket (Cloudflare then writes a challenge file,
-  ownership-challenge-<hex>.txt, into it), sends the file's contents back, and waits while
-  Cloudflare verifies (this can take 5-10 minutes). A bucket already validated needs nothing.
-  Campaigns do the same before their first full capture, when they can read the challenge file
-  from a local copy of the bucket (--bucket-dir); this script is for when they cannot.
+  ownership-challenge-<hex>.txt, into it), reads that file from the bucket itself over the S3
+  API, sends its contents back, and waits while Cloudflare verifies (this can take 5-10
+  minutes). A bucket already validated needs nothing. Campaigns do the same before their first
+  full capture; this script is for doing it ahead of time, or by hand for a bucket pcaprun
+  cannot read.
 
 Run it
   pcaprun scripts/register_bucket.lua --bucket 's3://my-bucket/pcaps?region=us-east-1'
-      registers the bucket and prints the challenge file's name; copy that file from the bucket
+      one run: registers, reads the challenge from the bucket (with the keys AWS tools use:
+      AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, AWS_PROFILE, ...; R2 keys from the URI),
+      validates and waits. For a bucket pcaprun cannot read, the first run prints the challenge
+      file's name and why it could not read it; copy the file from the bucket
       (e.g. aws s3 cp s3://my-bucket/pcaps/ownership-challenge-....txt -), then:
   pcaprun scripts/register_bucket.lua --bucket 's3://my-bucket/pcaps?region=us-east-1' \
       --challenge "$(cat ownership-challenge-....txt)"

@@ -28,6 +28,7 @@ local journal = require "pcaprun.journal"
 local json = require "pcaprun.json"
 local log = require "pcaprun.log"
 local pcap = require "pcaprun.pcap"
+local pcapfile = require "pcaprun.pcapfile"
 local perror = require "pcaprun.error"
 local retry = require "pcaprun.retry"
 local task = require "pcaprun.task"
@@ -61,7 +62,8 @@ local function set(list)
 end
 
 local CAMPAIGN_FIELDS = set { "name", "bucket", "bucket_dir", "out", "dir", "full", "sample", "targets",
-                              "on_error", "retry", "priority", "preempt", "resume", "stop_timeout" }
+                              "on_error", "retry", "priority", "preempt", "resume", "stop_timeout",
+                              "keep_parts", "delete_after", "bucket_options" }
 local FULL_FIELDS = set { "colos", "time_limit", "packet_limit", "byte_limit", "filter", "filters", "bucket" }
 local SAMPLE_FIELDS = set { "time_limit", "packet_limit", "offset_time", "filter", "filters" }
 local TARGET_FIELDS = set { "name", "type", "colo", "time_limit", "packet_limit", "byte_limit", "filter",
@@ -146,6 +148,8 @@ local function declare(d)
               targets = {}, keys = {}, priority = d.priority or 0, preempt = d.preempt == true,
               resume = d.resume ~= false,
               mirror = bucket.mirror(d.bucket_dir), stop_timeout = d.stop_timeout or 600,
+              keep_parts = d.keep_parts == true, delete_after = d.delete_after == true,
+              bucket_options = d.bucket_options, stores = {}, store_errors = {},
               retry = { attempts = 3, base = 10, cap = 300 } }
   for k, v in pairs(d.retry or {}) do c.retry[k] = v end
   if d.bucket ~= nil then
@@ -235,31 +239,114 @@ end
 ---------------------------------------------------------------------------------------------
 -- One target: create (with retries), wait, collect the files.
 
--- Copies the full capture's objects from the bucket mirror, or records where they are.
-local function collect_full(c, t, cap)
+-- Copies the full capture's objects from the bucket mirror, or records where they are (a bucket
+-- pcaprun cannot read: why is in `why`).
+local function collect_mirror(c, t, cap, why)
+  t.object = bucket.object_uri(t._dest, cap.id)
   if not c.mirror then
-    t.object = bucket.object_uri(t._dest, cap.id)
+    t.note = why and ("the bucket cannot be read: " .. why) or nil
     return "delivered"
   end
   local objects = bucket.objects(c.mirror, t._dest, cap.id)
   if #objects == 0 then
-    t.object = bucket.object_uri(t._dest, cap.id)
-    t.note = "no pcap_" .. cap.id .. "*.pcap in the bucket mirror " .. c.mirror
+    t.note = ("no pcap_%s*.pcap in the bucket mirror %s%s"):format(cap.id, c.mirror,
+                                                                   why and ("; " .. why) or "")
     return "delivered"
   end
+  t.object = nil
   for _, src in ipairs(objects) do
     local rel = t._subdir .. "/" .. src:match("pcap_([^/]+)$")
     local dst = c.dir .. "/" .. rel
     local ok, err = fs.copy(src, dst)
     if not ok then return nil, perror.make("IO", err) end
-    local info, why = fs.check_pcap(dst)
+    local info, ferr = fs.check_pcap(dst)
     if not info then
       fs.remove(dst)
-      return nil, perror.make("BAD_PCAP", why)
+      return nil, perror.make("BAD_PCAP", ferr)
     end
     t.files[#t.files + 1] = { path = rel, bytes = info.bytes, packets = info.packets }
   end
   return "complete"
+end
+
+-- The bucket's store, opened once per campaign: false (and why) when pcaprun cannot read it.
+local function store_for(c, dest)
+  if c.stores[dest] == nil then
+    local s, err = bucket.open(dest, c.bucket_options)
+    c.stores[dest] = s or false
+    c.store_errors[dest] = err and tostring(err.message or err)
+  end
+  return c.stores[dest], c.store_errors[dest]
+end
+
+-- A fetch or merge that did not work out: the capture is in the bucket, so the target is not made
+-- again; it is "fetch_failed", and a rerun fetches again (resuming what is there).
+local function fetch_failed(t, err)
+  t.error = group.as_error(err)
+  t.errors[#t.errors + 1] = t.error
+  return "fetch_failed"
+end
+
+-- Fetches every file of the full capture from its bucket (OUT/<name>/<colo>/parts/), merges them
+-- by time into OUT/<name>/<colo>/<id>.pcap (nanosecond timestamps), and records the file, the
+-- parts and the objects they came from. The parts go once the merge is recorded (unless
+-- keep_parts); the objects are deleted from the bucket then too with delete_after.
+local function collect_full(c, t, cap)
+  local store, why = store_for(c, t._dest)
+  if not store then return collect_mirror(c, t, cap, why) end
+  local objects, lerr = bucket.capture_objects(store, cap.id)
+  if not objects then
+    if not lerr.retryable then return collect_mirror(c, t, cap, tostring(lerr.message)) end
+    return fetch_failed(t, lerr)
+  end
+  if #objects == 0 then
+    t.object = bucket.object_uri(t._dest, cap.id)
+    t.note = "no pcap_" .. cap.id .. "*.pcap in the bucket"
+    return "delivered"
+  end
+  local parts, ferr = bucket.fetch_capture(store, cap.id, c.dir .. "/" .. t._subdir .. "/parts")
+  if not parts then return fetch_failed(t, ferr) end
+  local rel = t._subdir .. "/" .. cap.id .. ".pcap"
+  local inputs, packets = {}, 0
+  for i, p in ipairs(parts) do inputs[i], packets = p.path, packets + p.packets end
+  local merged, merr = pcapfile.merge(inputs, c.dir .. "/" .. rel)
+  if not merged then return fetch_failed(t, merr) end
+  if merged.packets ~= packets then
+    return fetch_failed(t, perror.make("BAD_PCAP", ("the merged file has %d packets, its parts %d")
+                                                      :format(merged.packets, packets)))
+  end
+  local objs = json.array()
+  t.parts = json.array()
+  for i, p in ipairs(parts) do
+    objs[i] = p.object
+    t.parts[i] = { path = t._subdir .. "/parts/" .. p.name, object = p.object, etag = p.etag,
+                   bytes = p.bytes, packets = p.packets }
+  end
+  t.files[1] = { path = rel, bytes = merged.bytes, packets = merged.packets, objects = objs }
+  t.error = nil
+  t._cleanup = function()
+    for i, p in ipairs(parts) do
+      if not c.keep_parts and fs.remove(p.path) then t.parts[i].path = nil end
+      if c.delete_after then
+        local ok, derr = store:delete(p.name)
+        if ok then t.parts[i].deleted = true
+        else log.warn("campaign: cannot delete the object", { object = p.object, error = tostring(derr) }) end
+      end
+    end
+  end
+  return "complete"
+end
+
+-- Each collected file's summary (pcapfile.summary: packets, time range, SYN ratio, heaviest
+-- addresses...) for the manifest; a file that cannot be read gets none, with a warning.
+local function summarize(c, t)
+  for _, f in ipairs(t.files) do
+    local s, err = pcapfile.summary(c.dir .. "/" .. f.path)
+    if not s then
+      log.warn("campaign: cannot summarize a capture file", { path = f.path, error = tostring(err) })
+    end
+    f.summary = s
+  end
 end
 
 local function collect(c, t, cap)
@@ -281,11 +368,19 @@ local function collect(c, t, cap)
     end
   end
   if not status then return nil, err end
+  summarize(c, t)
   t.packets, t.bytes = 0, 0
   for _, f in ipairs(t.files) do t.packets, t.bytes = t.packets + f.packets, t.bytes + f.bytes end
   if #t.files == 0 then t.packets, t.bytes = cap.packets, nil end
   if (cap.stop_requested or "") ~= "" and not t._stopped then status = "preempted" end
   return status
+end
+
+-- A full capture's parts and objects go only once the manifest holds the merged file.
+local function settle(c, t)
+  if not t._cleanup then return end
+  save(c)
+  t._cleanup = t._cleanup()
 end
 
 -- Waits for the capture and collects it. Returns true, or nil, err.
@@ -296,6 +391,7 @@ local function finish(c, t, cap)
   local status, cerr = collect(c, t, cap)
   if not status then return nil, cerr end
   t.status = t._stopped and "stopped" or status
+  settle(c, t)
   return true
 end
 
@@ -336,13 +432,13 @@ local function resume(c, t, p)
     for _, f in ipairs(p.files or {}) do
       if not fs.check_pcap(c.dir .. "/" .. f.path) then return false end
     end
-    for _, k in ipairs { "id", "submitted", "files", "object", "packets", "bytes", "status" } do
+    for _, k in ipairs { "id", "submitted", "files", "parts", "object", "packets", "bytes", "status" } do
       t[k] = math.tointeger(p[k]) or p[k] -- counts come back from JSON as floats
     end
     t.reused = true
     return true
   end
-  if (p.status == "running" or p.status == "queued") and p.id then
+  if (p.status == "running" or p.status == "queued" or p.status == "fetch_failed") and p.id then
     local cap = pcap.get(p.id)
     if cap and cap.status ~= "failed" then
       log.info("campaign: picking up a capture the last run left",
@@ -368,6 +464,7 @@ local function wind_down(c, t)
   if done and cap.status ~= "failed" then
     local status = collect(c, t, cap)
     if status then t.status = t._stopped and "stopped" or status end
+    settle(c, t)
   end
 end
 
@@ -495,7 +592,13 @@ end
 --   targets     explicit targets {name, type = "full"|"simple", colo, limits, filter, bucket}
 --   out         output directory (default "captures"); dir: the campaign's own directory
 --               (default OUT/<name>)
---   bucket_dir  local mirror of the buckets (default $PCAPRUN_BUCKET_DIR, or the emulator's)
+--   bucket_dir  local mirror of the buckets, for buckets pcaprun cannot read itself (default
+--               $PCAPRUN_BUCKET_DIR, or the emulator's)
+--   bucket_options  options of bucket.open (keys, region, endpoint, profile) for every bucket
+--   keep_parts  true: keep the files a full capture came as (OUT/<name>/<colo>/parts/) beside
+--               the merged one (default false: removed once the merge is recorded)
+--   delete_after  true: delete a full capture's objects from the bucket once they are fetched,
+--               checked and merged (default false)
 --   on_error    "continue" (default): other targets go on; "stop": the first failure cancels
 --               the rest (full captures in flight are stopped and collected)
 --   retry       {attempts = 3, base = 10, cap = 300, deadline}: per target, for retryable
@@ -524,7 +627,7 @@ function M.run(decl)
   for _, t in ipairs(c.targets) do
     local p = c.previous[t.key]
     if t._dest and c.unusable[t._dest] == nil and not (p and DONE[p.status]) then
-      local usable, why = bucket.ensure(t._dest, { mirror = c.mirror })
+      local usable, why = bucket.ensure(t._dest, { mirror = c.mirror, bucket_options = c.bucket_options })
       c.unusable[t._dest] = not usable and group.as_error(why) or false
     end
   end

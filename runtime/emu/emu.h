@@ -44,6 +44,11 @@ struct lua_State;
 int luaopen_pcaprun_emulator(struct lua_State *L);
 void emu_lua_attach(struct lua_State *L, emu_server *s, const char *base_url);
 
+/* The S3 API over the bucket directory: its URL ("http://127.0.0.1:PORT"; buckets path style)
+ * and the access key id and secret it accepts. */
+const char *emu_s3_url(emu_server *s);
+void emu_s3_keys(emu_server *s, const char **id, const char **secret);
+
 /* `pcaprun emulator [options]`: argv[0] is "emulator". Prints the base URL as the first line
  * of stdout, serves until SIGINT/SIGTERM, returns the process exit code (0, or 2 on usage). */
 int emu_main(int argc, char **argv);

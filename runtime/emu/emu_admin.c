@@ -93,7 +93,7 @@ static json_t *stats_json(emu_server *s) {
     n_captures++;
   }
   RT_LIST_EACH(it, &s->buckets) n_buckets++;
-  return json_pack(
+  json_t *o = json_pack(
       "{s:s,s:s,s:f,s:f,s:{s:I,s:I,s:o,s:o},s:o,s:{s:I,s:I,s:I,s:I,s:o},s:{s:I,s:I},"
       "s:{s:I,s:I},s:o}",
       "base_url", s->base_url, "bucket_dir", s->bucket_dir, "uptime_s",
@@ -109,6 +109,8 @@ static json_t *stats_json(emu_server *s) {
       "files", "delivered", (json_int_t)st->files_delivered, "bytes_served",
       (json_int_t)st->bytes_served,
       "violations", counters(st->violations, violation_names, EMU_V_COUNT, 1));
+  if (o) json_object_set_new(o, "s3", emu_s3_stats(s)); /* the S3 API: URL and counters */
+  return o;
 }
 
 char *emu_stats_json(emu_server *s) {

@@ -323,8 +323,8 @@ void emu_op_download(emu_server *s, const emu_request *q, emu_reply *r) {
   emu_pcap_params *p = r->pcap;
   memset(p, 0, sizeof *p);
   /* the name carries what shapes the bytes, so a config change makes a new file */
-  if (snprintf(p->path, sizeof p->path, "%s/%s-l%d-b%lld.pcap", s->data_dir, c->id,
-               s->cfg.link_type, s->cfg.simple_bytes) >= (int)sizeof p->path) {
+  if (snprintf(p->path, sizeof p->path, "%s/%s-l%d-b%lld-s%g.pcap", s->data_dir, c->id,
+               s->cfg.link_type, s->cfg.simple_bytes, s->cfg.syn_flood) >= (int)sizeof p->path) {
     emu_reply_error(s, r, EMU_E_INTERNAL, "data directory path too long");
     return;
   }
@@ -332,6 +332,7 @@ void emu_op_download(emu_server *s, const emu_request *q, emu_reply *r) {
   p->snaplen = 160;
   p->packets = simple_packets(c);
   p->pad_bytes = s->cfg.simple_bytes;
+  p->syn_flood = s->cfg.syn_flood;
   p->max_packets = c->spec.has_packet_limit ? (long long)c->spec.packet_limit : RT_PACKET_LIMIT_MAX;
   /* simple captures look back from offset_time (default: the request time) */
   double ref = c->spec.has_offset_time ? (double)c->spec.offset_epoch : c->wall_submit;

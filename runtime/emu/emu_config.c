@@ -48,8 +48,14 @@ static const key keys[] = {
     N(simple_duration, -1, 1e9), N(full_pending, 0, 1e9), N(conversion_pending, 0, 1e9),
     N(conversion_running, 0, 1e9), N(fail_rate, 0, 1), B(stop_terminal_error),
     I(link_type, 1, 101), {"simple_bytes", T_LONG, F(simple_bytes), 0, 0, 1LL << 40, NULL, 0},
+    N(syn_flood, 0, 1),
     {"download_rate", T_LONG, F(download_rate), 0, 0, 1LL << 40, NULL, 0},
     B(gzip_downloads), B(ignore_range),
+    S(s3_access_key_id, 1),
+    {"s3_secret_access_key", T_SECRET, F(s3_secret_access_key), sizeof(((emu_config *)0)->s3_secret_access_key),
+     0, 0, NULL, 1},
+    I(s3_page_size, 1, 1000), {"s3_rate", T_LONG, F(s3_rate), 0, 0, 1LL << 40, NULL, 0}, I(full_files, 1, 64),
+    B(s3_access_denied),
     B(auto_validate_buckets), E(challenge_mode, challenge_modes), B(validate_mismatch_error),
     E(duplicate_buckets, dup_modes), N(validation_delay, 0, 1e9),
     N(fault_5xx, 0, 1), N(fault_429, 0, 1), N(fault_reset, 0, 1), N(fault_slow, 0, 1),
@@ -126,6 +132,10 @@ void emu_config_defaults(emu_config *c) {
   c->link_type = 1;
   c->fault_429_max = 5;
   c->slow_ms = 500;
+  snprintf(c->s3_access_key_id, sizeof c->s3_access_key_id, "pcaprun-emulator");
+  snprintf(c->s3_secret_access_key, sizeof c->s3_secret_access_key, "pcaprun-emulator-secret");
+  c->s3_page_size = 1000;
+  c->full_files = 1;
   for (int k = 0; k < EMU_E_COUNT; k++) c->errors[k] = error_defaults[k].def;
 }
 

@@ -13,6 +13,7 @@
  *   emu_pcap.c      synthetic pcap files that match a filter (libpcap)
  *   emu_fault.c     fault injection
  *   emu_admin.c     /__admin endpoints, stats
+ *   emu_s3.c        the bucket directory over the S3 API, on its own port
  *   emu_main.c      `pcaprun emulator` command line
  * Locking: everything in emu_server below `mu` is guarded by it. Handlers run with it held and
  * never block; slow work (sleeping faults, pcap generation, sending files) runs without it. */
@@ -90,7 +91,12 @@ typedef struct emu_config {
   /* pcap files */
   int link_type, gzip_downloads, ignore_range;
   long long simple_bytes;
+  double syn_flood;            /* share of packets that are a SYN flood on one address */
   long long download_rate;     /* bytes per real second of each download, 0: as fast as it goes */
+  /* the S3 API: its keys (start only), page size, GET pacing, files per full capture */
+  char s3_access_key_id[128], s3_secret_access_key[128];
+  int s3_page_size, full_files, s3_access_denied;
+  long long s3_rate;
   /* buckets */
   int auto_validate_buckets, challenge_mode, validate_mismatch_error, duplicate_buckets;
   double validation_delay;
@@ -237,6 +243,9 @@ struct emu_server {
   pthread_cond_t cond;
   int stopping, ticker_started;
   pthread_mutex_t gen_mu; /* serialises pcap file generation (held without mu) */
+  /* the S3 API over bucket_dir (emu_s3.c); its keys are fixed at start */
+  struct emu_s3 *s3;
+  char s3_url[160], s3_key_id[128], s3_secret[128];
 };
 
 /* The server without its HTTP side (no socket, no delivery thread): its state, configuration and
@@ -306,6 +315,19 @@ json_t *emu_parse_body(emu_server *s, const emu_request *q, emu_reply *r, int *e
 /* Counts a violation (under mu). */
 void emu_violation(emu_server *s, int which);
 
+/* Parses a Range header for a file of size bytes: 1 (off/len set), 0 (no usable range: the whole
+ * file), -1 (unsatisfiable). */
+int emu_parse_range(const char *h, uint64_t size, uint64_t *off, uint64_t *len);
+/* A response of len bytes of fd from off (fd is closed with it), sent at about rate bytes per
+ * second (0: at once) and cut after `cut` bytes (cut < len: the connection is aborted there). */
+struct MHD_Response *emu_paced_response(emu_server *s, int fd, uint64_t off, uint64_t cut, uint64_t len,
+                                        long long rate);
+struct sockaddr_storage;
+/* "HOST:PORT" or "[V6]:PORT" with a numeric host (or localhost). *loopback says whether only
+ * this machine can connect (127.0.0.0/8, ::1, ::ffff:127.x.y.z). */
+int emu_parse_listen(const char *spec, struct sockaddr_storage *ss, int *v6, int *loopback, char *host,
+                     size_t hostlen);
+
 /* ---- limits (emu_limits.c) and their records (emu_keyrecs.c) ---- */
 
 /* The record of key, or NULL when there is none (find) / on ENOMEM (get, which makes it,
@@ -366,6 +388,7 @@ typedef struct emu_pcap_params {
   rt_filter filter;
   uint64_t seed;
   int gzip;                 /* also write path.gz (gzip container, stored blocks) */
+  double syn_flood;         /* share of packets that are SYNs from anywhere to one address */
 } emu_pcap_params;
 
 /* Writes the file unless it exists already. Thread-safe through s->gen_mu. */
@@ -386,6 +409,15 @@ emu_fault emu_fault_pick(emu_server *s, emu_op op);
 int emu_fault_roll(emu_server *s, double p, int kind);
 /* Fills r for a spurious fault picked by emu_fault_pick (under mu). */
 void emu_fault_reply(emu_server *s, const emu_fault *f, emu_reply *r);
+
+/* ---- S3 API (emu_s3.c) ---- */
+
+/* Serves bucket_dir over the S3 API on its own port (same host as the API); sets s3_url. */
+int emu_s3_start(emu_server *s, char *err, size_t errlen);
+void emu_s3_stop(emu_server *s);
+/* {"url", "requests", "by_operation", "denied", "ranged_gets", "gets": {key: GETs}} (takes its
+ * own lock). */
+json_t *emu_s3_stats(emu_server *s);
 
 /* ---- admin (emu_admin.c) ---- */
 

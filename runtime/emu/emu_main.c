@@ -170,6 +170,7 @@ int emu_main(int argc, char **argv) {
   if (emu_made_admin_token(s))
     fprintf(stderr, "pcaprun emulator: admin token %s (send it as X-Pcaprun-Admin-Token; set "
             "PCAPRUN_EMULATOR_ADMIN_TOKEN to choose it)\n", emu_made_admin_token(s));
+  fprintf(stderr, "pcaprun emulator: S3 API %s (path style)\n", emu_s3_url(s));
   int sig = 0;
   sigwait(&set, &sig);
   fprintf(stderr, "pcaprun emulator: stopping (signal %d)\n", sig);

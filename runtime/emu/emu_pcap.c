@@ -24,6 +24,7 @@ typedef struct flow {
   uint8_t src[16], dst[16];
   uint16_t sport, dport;
   uint8_t proto;
+  uint8_t tcp_flags;   /* 0: ACK, or PSH+ACK with data */
   uint32_t seq;
 } flow;
 
@@ -32,6 +33,11 @@ typedef struct gen {
   int family, impossible;
   flow flows[FLOWS];
   uint8_t mac_a[6], mac_b[6];
+  /* the SYN flood (syn_flood > 0): from sources the filter allows to flows[0]'s destination */
+  addr_rule src;
+  int syn_ok;          /* the filter lets TCP through */
+  int sport;           /* the filter's source port, or -1 */
+  uint16_t victim_port;
 } gen;
 
 /* ---- the filter ---- */
@@ -86,6 +92,7 @@ static void gen_init(gen *g, const emu_pcap_params *p) {
   memset(g, 0, sizeof *g);
   emu_rng_seed(&g->rng, p->seed, 7);
   if (f->present & RT_F_SOURCE_ADDRESS) parse_addr(f->source_address, &src);
+  g->src = src;
   if (f->present & RT_F_DESTINATION_ADDRESS) parse_addr(f->destination_address, &dst);
   if (src.family && dst.family && src.family != dst.family) g->impossible = 1;
   g->family = src.family == 6 || dst.family == 6 ? 6 : 4;
@@ -124,6 +131,22 @@ static void gen_init(gen *g, const emu_pcap_params *p) {
                 : services[emu_rng_below(&g->rng, 6)];
     fl->seq = (uint32_t)emu_rng_next(&g->rng);
   }
+  g->syn_ok = proto < 0 || proto == 6;
+  g->sport = f->present & RT_F_SOURCE_PORT ? (int)f->source_port : -1;
+  g->victim_port = f->present & RT_F_DESTINATION_PORT ? (uint16_t)f->destination_port : 443;
+}
+
+/* A flow of one SYN from a random allowed source to the flood's victim. */
+static flow *syn_flow(gen *g, flow *fl) {
+  memset(fl, 0, sizeof *fl);
+  pick_addr(g, &g->src, g->family, fl->src);
+  memcpy(fl->dst, g->flows[0].dst, sizeof fl->dst);
+  fl->sport = g->sport >= 0 ? (uint16_t)g->sport : (uint16_t)(1024 + emu_rng_below(&g->rng, 64000));
+  fl->dport = g->victim_port;
+  fl->proto = 6;
+  fl->tcp_flags = 0x02;
+  fl->seq = (uint32_t)emu_rng_next(&g->rng);
+  return fl;
 }
 
 /* ---- packets ---- */
@@ -186,9 +209,9 @@ static void build_frame(gen *g, flow *fl, uint8_t *buf, size_t len, size_t rando
     put16(buf + l4, fl->sport);
     put16(buf + l4 + 2, fl->dport);
     put32(buf + l4 + 4, fl->seq);
-    put32(buf + l4 + 8, (uint32_t)emu_rng_next(&g->rng));
+    put32(buf + l4 + 8, fl->tcp_flags == 0x02 ? 0 : (uint32_t)emu_rng_next(&g->rng));
     buf[l4 + 12] = 0x50;
-    buf[l4 + 13] = l4len > 20 ? 0x18 : 0x10; /* PSH+ACK with data, else ACK */
+    buf[l4 + 13] = fl->tcp_flags ? fl->tcp_flags : l4len > 20 ? 0x18 : 0x10; /* PSH+ACK with data, else ACK */
     put16(buf + l4 + 14, 64240);
     fl->seq += (uint32_t)(l4len - 20);
     hdr = 20, csum_at = 16;
@@ -290,9 +313,12 @@ static int write_packets(const emu_pcap_params *p, pcap_dumper_t *d, size_t big)
   if (big) pad_record(p, &n);
   size_t skip = p->link_type == 101 ? ETH_LEN : 0; /* raw IP: no Ethernet header */
   long long bytes = 24;
+  flow syn;
   for (long long i = 0; pad && !big ? bytes < p->pad_bytes : i < n; i++) {
     flow *fl = &g.flows[emu_rng_below(&g.rng, FLOWS)];
-    size_t len = pick_frame_len(&g, fl), wire = len - skip;
+    int flood = p->syn_flood > 0 && g.syn_ok && emu_rng_unit(&g.rng) < p->syn_flood;
+    if (flood) fl = syn_flow(&g, &syn);
+    size_t len = flood ? ETH_LEN + (g.family == 4 ? 20 : 40) + 20 : pick_frame_len(&g, fl), wire = len - skip;
     size_t cap = (size_t)p->snaplen < wire ? (size_t)p->snaplen : wire;
     build_frame(&g, fl, frame, len, skip + cap);
     if (big) { /* the frame, then zeros: a big packet */

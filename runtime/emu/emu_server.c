@@ -51,7 +51,7 @@ static void add_common_headers(emu_server *s, struct MHD_Response *resp, const e
 
 /* Range: bytes=N-, bytes=N-M or bytes=-N. Returns 1 (range set), 0 (ignore: send all),
  * -1 (unsatisfiable). Several ranges are answered with the whole file, as RFC 9110 allows. */
-static int parse_range(const char *h, uint64_t size, uint64_t *off, uint64_t *len) {
+int emu_parse_range(const char *h, uint64_t size, uint64_t *off, uint64_t *len) {
   unsigned long long a = 0, b = 0;
   int na = 0, nb = 0;
   if (!h || strncmp(h, "bytes=", 6) != 0 || strchr(h, ',')) return 0;
@@ -100,6 +100,19 @@ static void cut_free(void *cls) {
   free(cr);
 }
 
+struct MHD_Response *emu_paced_response(emu_server *s, int fd, uint64_t off, uint64_t cut, uint64_t len,
+                                        long long rate) {
+  cut_reader *cr = malloc(sizeof *cr);
+  if (!cr) {
+    close(fd);
+    return NULL;
+  }
+  *cr = (cut_reader){s, fd, off, cut, len, rate, emu_mono_now()};
+  struct MHD_Response *resp = MHD_create_response_from_callback(len, 64 * 1024, cut_read, cr, cut_free);
+  if (!resp) cut_free(cr);
+  return resp;
+}
+
 /* Builds the response of a download (without mu): makes the file, then serves it whole or a
  * range, or a part followed by an abort for the truncate fault. */
 static struct MHD_Response *file_response(emu_server *s, emu_reply *r, const char *range) {
@@ -115,7 +128,7 @@ static struct MHD_Response *file_response(emu_server *s, emu_reply *r, const cha
     goto fail;
   }
   uint64_t size = (uint64_t)st.st_size, off = 0, len = size;
-  int ranged = s->cfg.ignore_range ? 0 : parse_range(range, size, &off, &len);
+  int ranged = s->cfg.ignore_range ? 0 : emu_parse_range(range, size, &off, &len);
   if (ranged < 0) {
     close(fd);
     r->status = 416;
@@ -127,14 +140,7 @@ static struct MHD_Response *file_response(emu_server *s, emu_reply *r, const cha
   struct MHD_Response *resp;
   long long rate = r->rate;
   if (r->truncate || rate > 0) {
-    cut_reader *cr = malloc(sizeof *cr);
-    if (!cr) {
-      close(fd);
-      goto fail;
-    }
-    *cr = (cut_reader){s, fd, off, r->truncate ? len / 2 : len, len, rate, emu_mono_now()};
-    resp = MHD_create_response_from_callback(len, 64 * 1024, cut_read, cr, cut_free);
-    if (!resp) cut_free(cr);
+    resp = emu_paced_response(s, fd, off, r->truncate ? len / 2 : len, len, rate);
   } else {
     resp = MHD_create_response_from_fd_at_offset64(len, fd, off);
     if (!resp) close(fd);
@@ -270,10 +276,8 @@ static void *ticker_main(void *arg) {
   }
 }
 
-/* "HOST:PORT" or "[V6]:PORT" with a numeric host (or localhost). *loopback says whether only
- * this machine can connect (127.0.0.0/8, ::1, ::ffff:127.x.y.z). */
-static int parse_listen(const char *spec, struct sockaddr_storage *ss, int *v6, int *loopback,
-                        char *host, size_t hostlen) {
+int emu_parse_listen(const char *spec, struct sockaddr_storage *ss, int *v6, int *loopback, char *host,
+                     size_t hostlen) {
   char h[128];
   const char *colon = strrchr(spec, ':');
   if (!colon || colon == spec) return RT_EINVAL;
@@ -364,7 +368,7 @@ static int start_http(emu_server *s, char *err, size_t errlen) {
   struct sockaddr_storage ss;
   int v6 = 0, loopback = 0;
   char host[128];
-  if (parse_listen(s->cfg.listen, &ss, &v6, &loopback, host, sizeof host)) {
+  if (emu_parse_listen(s->cfg.listen, &ss, &v6, &loopback, host, sizeof host)) {
     snprintf(err, errlen, "listen must be HOST:PORT with a numeric host, e.g. 127.0.0.1:0 or "
              "[::1]:8080 (got \"%.60s\")", s->cfg.listen);
     return RT_EINVAL;
@@ -447,7 +451,7 @@ int emu_start(const char *config_json, emu_server **out, char *base_url, size_t 
   char err[256] = "";
   emu_server *s;
   int rc = emu_server_new(config_json, &s, err, sizeof err);
-  if (rc == 0 && (rc = start_http(s, err, sizeof err)) == 0 &&
+  if (rc == 0 && (rc = start_http(s, err, sizeof err)) == 0 && (rc = emu_s3_start(s, err, sizeof err)) == 0 &&
       pthread_create(&s->ticker, NULL, ticker_main, s) != 0) {
     snprintf(err, sizeof err, "cannot start the delivery thread");
     rc = RT_ENOMEM;
@@ -472,6 +476,7 @@ void emu_stop(emu_server *s) {
   pthread_mutex_unlock(&s->mu);
   if (s->ticker_started) pthread_join(s->ticker, NULL);
   if (s->mhd) MHD_stop_daemon(s->mhd);
+  emu_s3_stop(s);
   emu_captures_clear(s);
   emu_buckets_clear(s);
   emu_keyrecs_clear(s);
@@ -486,6 +491,13 @@ void emu_stop(emu_server *s) {
 const char *emu_bucket_dir(emu_server *s) { return s ? s->bucket_dir : ""; }
 
 int emu_exposed(emu_server *s) { return s && s->exposed; }
+
+const char *emu_s3_url(emu_server *s) { return s ? s->s3_url : ""; }
+
+void emu_s3_keys(emu_server *s, const char **id, const char **secret) {
+  *id = s->s3_key_id; /* fixed at start: read without the lock */
+  *secret = s->s3_secret;
+}
 
 const char *emu_made_admin_token(emu_server *s) {
   return s && s->admin_token_made ? s->cfg.admin_token : NULL;

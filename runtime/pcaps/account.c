@@ -5,51 +5,12 @@
 #include "err.h"
 #include "log.h"
 #include "pcaps.h"
-#include <arpa/inet.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-/* Plain http goes only where nobody else can listen: a literal loopback address (127.0.0.0/8 as a
- * dotted quad, [::1]) or the name localhost, which libcurl resolves to loopback itself. A name is
- * not looked at further: 127.example.test may resolve anywhere. */
-static int loopback_host(const char *h) {
-  struct in_addr a;
-  if (strcasecmp(h, "localhost") == 0 || strcmp(h, "[::1]") == 0) return 1;
-  return inet_pton(AF_INET, h, &a) == 1 && (ntohl(a.s_addr) >> 24) == 127;
-}
-
-/* The endpoint must be https, or http to loopback (an emulator): a token must never cross a
- * network in the clear (nor go to a proxy: http.c never uses one for plain http). A user name
- * or password in it is refused, and no message shows it. */
-static int check_base_url(const char *url, char *host, size_t hostlen, char *err, size_t errlen) {
-  CURLU *u = curl_url();
-  char *scheme = NULL, *h = NULL, *user = NULL, shown[256];
-  int rc = RT_EINVAL;
-  rt_spec_redact_secrets(url, shown, sizeof shown);
-  if (!u || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
-      curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
-      curl_url_get(u, CURLUPART_HOST, &h, 0) != CURLUE_OK) {
-    snprintf(err, errlen, "base URL '%s' is not a valid URL", shown);
-  } else if (curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK) {
-    snprintf(err, errlen, "base URL '%s' must not hold a user name or password (credentials go in "
-             "CLOUDFLARE_API_TOKEN or the client's token)", shown);
-  } else if (strcmp(scheme, "https") != 0 && !(strcmp(scheme, "http") == 0 && loopback_host(h))) {
-    snprintf(err, errlen, "base URL must use https (http is allowed only for loopback: 127.x.y.z, "
-             "[::1], localhost), got '%s'", shown);
-  } else {
-    snprintf(host, hostlen, "%s", h);
-    rc = 0;
-  }
-  curl_free(scheme);
-  curl_free(h);
-  curl_free(user);
-  curl_url_cleanup(u);
-  return rc;
-}
 
 /* "scheme://host[:port]" of a URL (the server a budget belongs to). */
 static void server_of(const char *url, char *out, size_t size) {
@@ -179,7 +140,7 @@ rt_account *rt_account_get(rt_runtime *rt, const char *base_url, const char *acc
       return a;
   }
   char host[64];
-  if (check_base_url(base_url, host, sizeof host, err, errlen)) return NULL;
+  if (rt_http_check_secure_url(base_url, "base URL", host, sizeof host, err, errlen)) return NULL;
   rt_account *a = calloc(1, sizeof *a);
   if (!a) goto nomem;
   a->rt = rt;

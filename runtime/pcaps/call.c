@@ -4,6 +4,7 @@
  * unknown by listing before creating again; find the capture that holds the full slot when the
  * API says it is taken. Who owns a call at each step, and what an interruption does there, is
  * in pcaps.h. What an answer means for the captures (who holds the slot) is capture.c's. */
+#include "backoff.h"
 #include "err.h"
 #include "journal.h"
 #include "log.h"
@@ -72,13 +73,6 @@ rt_call *rt_call_new(rt_account *a, rt_creds *creds, int kind) {
   return c;
 }
 
-static void timer_closed(uv_handle_t *h) { free(h); }
-
-static void close_timer(uv_timer_t **t) {
-  if (*t) uv_close((uv_handle_t *)*t, timer_closed);
-  *t = NULL;
-}
-
 static void cancel_queued(rt_call *c) {
   rt_account *a = c->acct;
   if (c->queued_on == HOLD_GATE) rt_gate_cancel(&a->full, &c->waiter);
@@ -91,8 +85,8 @@ void rt_call_free(rt_call *c) {
   if (!c) return;
   rt_http_req_free(&c->req);
   cancel_queued(c);
-  close_timer(&c->timer);
-  close_timer(&c->create.settle);
+  rt_timer_free(&c->timer);
+  rt_timer_free(&c->create.settle);
   if (c->dl) rt_download_close(c->acct, c->dl, c->id, RT_ECANCELED);
   free(c->create.spec);
   json_decref(c->body);
@@ -148,7 +142,7 @@ static void finish(rt_call *c, int rc) {
   c->phase = PH_DONE;
   c->sub = SUB_NONE;
   drop_permits(c);
-  close_timer(&c->create.settle);
+  rt_timer_free(&c->create.settle);
   if (c->dl) {
     rt_download_close(c->acct, c->dl, c->id, rc);
     c->dl = NULL;
@@ -161,7 +155,7 @@ static void finish(rt_call *c, int rc) {
 
 /* Finishes with message (which may be c->message itself). */
 static void fail(rt_call *c, int rc, const char *message) {
-  if (message != c->message) snprintf(c->message, sizeof c->message, "%s", message);
+  if (message != c->message) snprintf(c->message, sizeof c->message, "%.383s", message);
   finish(c, rc);
 }
 
@@ -183,12 +177,9 @@ static int call_cancel(rt_wait *w, int rc) {
     if (!c->create.interrupted) {
       rt_runtime *rt = c->acct->rt;
       c->create.interrupted = rc;
-      c->create.settle = malloc(sizeof *c->create.settle);
-      if (c->create.settle) {
-        uv_timer_init(rt->loop, c->create.settle);
-        c->create.settle->data = c;
+      if ((c->create.settle = rt_timer_new(rt, c))) {
         uint64_t ms = (uint64_t)(rt->opt.http_timeout * 1000) + 1000;
-        uv_timer_start(c->create.settle, on_settle, ms, 0);
+        rt_timer_start(c->create.settle, on_settle, ms);
         w->bound_ms = rt_now_ms(rt) + ms;
       }
       char secs[32];
@@ -375,7 +366,7 @@ static int open_file(rt_call *c) {
     return -1;
   }
   if (rc) {
-    fail(c, rc, c->dl ? c->dl->message : "out of memory");
+    fail(c, rc, c->dl ? c->dl->file.message : "out of memory");
     return -1;
   }
   if (c->dl->done) { /* another process (or run) downloaded it there already */
@@ -453,7 +444,7 @@ static void send_request(rt_call *c) {
   if (rc == 0 && op->answer == RT_ANS_FILE) rc = rt_download_prepare(c->dl, r);
   if (rc == 0) rc = rt_http_start(a->rt->http, r);
   if (rc) {
-    fail(c, rc, rc == RT_ENOMEM ? "out of memory" : rc == RT_ETIMEDOUT && c->dl ? c->dl->message : rt_strerror(rc));
+    fail(c, rc, rc == RT_ENOMEM ? "out of memory" : rc == RT_ETIMEDOUT && c->dl ? c->dl->file.message : rt_strerror(rc));
     return;
   }
   c->phase = PH_SEND;
@@ -464,23 +455,18 @@ static void send_request(rt_call *c) {
 static void on_backoff(uv_timer_t *t) { advance(t->data); }
 
 static void retry_ms(rt_call *c, uint64_t ms) {
-  if (!c->timer) {
-    c->timer = malloc(sizeof *c->timer);
-    if (!c->timer) { fail(c, RT_ENOMEM, "out of memory"); return; }
-    uv_timer_init(c->acct->rt->loop, c->timer);
-    c->timer->data = c;
+  if (!c->timer && !(c->timer = rt_timer_new(c->acct->rt, c))) {
+    fail(c, RT_ENOMEM, "out of memory");
+    return;
   }
   c->phase = PH_BACKOFF;
-  uv_timer_start(c->timer, on_backoff, ms, 0);
+  rt_timer_start(c->timer, on_backoff, ms);
 }
 
 static void retry_in(rt_call *c, double api_seconds) { retry_ms(c, rt_api_ms(c->acct->rt, api_seconds)); }
 
-/* Full jitter: uniform in [0, min(cap, base * 2^(n-1))] (API s). */
-static double backoff(rt_call *c, int n) {
-  double ceiling = fmin(BACKOFF_CAP, BACKOFF_BASE * pow(2, n - 1));
-  return ceiling * rt_random(c->acct->rt);
-}
+/* Full jitter (API s). */
+static double backoff(rt_call *c, int n) { return rt_backoff_full_jitter(c->acct->rt, n, BACKOFF_BASE, BACKOFF_CAP); }
 
 /* A create whose task gave up is never sent again: once it is known not to have made a capture
  * (a definitive refusal, or a list that shows none), it ends. Returns 1 when it ended. */
@@ -795,14 +781,20 @@ static void remember_errors(rt_call *c, rt_envelope *env) {
 
 /* A file download's 2xx answer: the body is on disk; complete it. */
 static void file_answer(rt_call *c) {
+  rt_partfile *f = &c->dl->file;
   int rc = rt_download_finish(c->acct, c->dl, c->id);
+  if (rc == RT_EAGAIN) { /* the body ended inside a record: resume from there */
+    snprintf(c->message, sizeof c->message, "download ended early (%.300s)", f->message);
+    transient(c, RT_EPCAP, 0);
+    return;
+  }
   if (rc == 0) {
-    if (c->cap) c->cap->packets = (int64_t)c->dl->check.packets;
-    c->result = json_pack("{s:s, s:I, s:I, s:i}", "path", c->path, "bytes", (json_int_t)c->dl->offset,
-                          "packets", (json_int_t)c->dl->check.packets, "linktype", (int)c->dl->check.linktype);
+    if (c->cap) c->cap->packets = (int64_t)f->check.packets;
+    c->result = json_pack("{s:s, s:I, s:I, s:i}", "path", c->path, "bytes", (json_int_t)f->offset,
+                          "packets", (json_int_t)f->check.packets, "linktype", (int)f->check.linktype);
     if (!c->result) rc = RT_ENOMEM;
   }
-  if (rc) snprintf(c->message, sizeof c->message, "%s", c->dl->message);
+  if (rc) snprintf(c->message, sizeof c->message, "%.383s", f->message);
   finish(c, rc);
 }
 
@@ -836,7 +828,7 @@ static void on_http_done(rt_http_req *r) {
 
   if (r->abort_rc) { /* we stopped the transfer: a bad pcap, a full disk, a huge body, an encoded resume */
     if (r->abort_rc == RT_EAGAIN) { transient(c, RT_ETRANSPORT, 0); return; } /* restart the file */
-    if (c->dl && c->dl->message[0]) snprintf(c->message, sizeof c->message, "%s", c->dl->message);
+    if (c->dl && c->dl->file.message[0]) snprintf(c->message, sizeof c->message, "%.383s", c->dl->file.message);
     else snprintf(c->message, sizeof c->message, "response body larger than %zu bytes", r->max_body);
     if (creates) { transient(c, r->abort_rc, 1); return; } /* made or not? list before anything else */
     finish(c, r->abort_rc);
@@ -844,8 +836,8 @@ static void on_http_done(rt_http_req *r) {
   }
   if (r->curl_code != CURLE_OK) {
     snprintf(c->message, sizeof c->message, "%s", r->errbuf[0] ? r->errbuf : curl_easy_strerror(r->curl_code));
-    if (c->dl && c->dl->offset > c->dl->offset_best) { /* a download that got further resumes with a fresh budget */
-      c->dl->offset_best = c->dl->offset;
+    if (c->dl && c->dl->file.offset > c->dl->offset_best) { /* got further: resumes with a fresh budget */
+      c->dl->offset_best = c->dl->file.offset;
       c->attempts = 0;
     }
     transient(c, RT_ETRANSPORT, creates);
@@ -854,10 +846,10 @@ static void on_http_done(rt_http_req *r) {
   /* The .part already holds all there is (a run stopped between the last byte and the rename). */
   if (op->answer == RT_ANS_FILE && r->status == 416 && r->range_from > 0) {
     int rc = rt_download_whole(a, c->dl, c->id);
-    snprintf(c->message, sizeof c->message, "%s", c->dl->message);
+    snprintf(c->message, sizeof c->message, "%.383s", c->dl->file.message);
     if (rc == RT_EAGAIN) transient(c, RT_EPCAP, 0); /* not a whole pcap: from the start */
     else if (rc == 0) file_answer(c);
-    else fail(c, rc, c->dl->message);
+    else fail(c, rc, c->dl->file.message);
     return;
   }
   if (r->status >= 200 && r->status < 300 && op->answer == RT_ANS_FILE) { file_answer(c); return; }

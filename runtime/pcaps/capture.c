@@ -262,8 +262,6 @@ static void on_poll_timer(uv_timer_t *t) {
   }
 }
 
-static void timer_closed(uv_handle_t *h) { free(h); }
-
 /* When to poll next: at the expected end if it is still ahead, else after a growing backoff. */
 static void schedule(rt_capture *cap) {
   rt_runtime *rt = cap->acct->rt;
@@ -271,12 +269,7 @@ static void schedule(rt_capture *cap) {
     if (cap->timer) uv_timer_stop(cap->timer);
     return;
   }
-  if (!cap->timer) {
-    cap->timer = malloc(sizeof *cap->timer);
-    if (!cap->timer) return;
-    uv_timer_init(rt->loop, cap->timer);
-    cap->timer->data = cap;
-  }
+  if (!cap->timer && !(cap->timer = rt_timer_new(rt, cap))) return;
   rt_account *a = cap->acct;
   double F = rt->opt.time_scale, now_wall = rt_wall(), delay, due = 0;
   int phase = phase_of(cap);
@@ -292,7 +285,7 @@ static void schedule(rt_capture *cap) {
     cap->backoff = cap->backoff > 0 ? fmin(cap->backoff * 1.5, POLL_CAP) : POLL_FIRST;
     delay = cap->backoff * F;
   }
-  uv_timer_start(cap->timer, on_poll_timer, (uint64_t)ceil(rt_clamp_seconds(delay, POLL_MAX_DELAY) * 1000), 0);
+  rt_timer_start(cap->timer, on_poll_timer, (uint64_t)ceil(rt_clamp_seconds(delay, POLL_MAX_DELAY) * 1000));
 }
 
 void rt_capture_watch(rt_capture *cap) {
@@ -311,10 +304,7 @@ void rt_capture_stop_polling(rt_capture *cap) {
     rt_call_free(cap->poll);
     cap->poll = NULL;
   }
-  if (cap->timer) {
-    uv_close((uv_handle_t *)cap->timer, timer_closed);
-    cap->timer = NULL;
-  }
+  rt_timer_free(&cap->timer);
   wake_waiters(cap, RT_ESHUTDOWN);
 }
 

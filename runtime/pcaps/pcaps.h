@@ -32,6 +32,7 @@
 #include "http.h"
 #include "journal.h"
 #include "limit.h"
+#include "partfile.h"
 #include "pcapcheck.h"
 #include "rt.h"
 #include "scheduler.h"
@@ -222,17 +223,12 @@ int rt_op_request(const rt_op *op, rt_call *c, rt_http_req *r);
 /* ---- downloads (download.c) ---- */
 
 typedef struct rt_download {
-  char *path, *part;
-  int fd;                   /* PATH.part, locked (flock) against other processes */
-  rt_pcapcheck check;
-  uint64_t offset;          /* bytes of the file on disk */
+  rt_partfile file;         /* PATH.part, locked (flock) against other processes */
   uint64_t offset_best;     /* the most the file has held: progress is going past it */
-  uint64_t max_bytes;       /* the most a capture of these limits can hold */
-  int64_t max_packets;
+  int64_t max_packets;      /* the capture's packet_limit bounds the file */
   double deadline;          /* wall time: the whole download ends by then */
   int no_range;             /* the server encodes its bodies: offsets are not the file's */
-  int done;                 /* PATH already holds this capture's download (another process's) */
-  char message[384];
+  int done;                 /* PATH holds the capture's download (now, or another process's) */
 } rt_download;
 
 /* ---- calls (call.c) ---- */
@@ -313,7 +309,8 @@ int rt_download_open(rt_account *a, const char *path, const char *cap_id, double
  * the time left. Returns 0, or RT_ETIMEDOUT when the download's deadline has passed. */
 int rt_download_prepare(rt_download *d, rt_http_req *r);
 /* Completes a finished transfer: validates, fsyncs and renames PATH.part to PATH (nothing to do
- * when d->done). Returns 0 or an error (RT_EPCAP: the file is not a whole pcap). */
+ * when d->done). Returns 0, RT_EAGAIN when the file ends inside a record (a cut transfer: resume
+ * it), or an error (RT_EPCAP: it is not a pcap). */
 int rt_download_finish(rt_account *a, rt_download *d, const char *cap_id);
 /* The API has nothing past the .part (416 to its Range): completes it like rt_download_finish
  * when it is a whole pcap (then d->done); otherwise empties it and returns RT_EAGAIN (download

@@ -4,7 +4,9 @@
 #   tests/bench/run.sh [BUILD_DIR]            (make bench)
 #   BENCH_SCALE=0.05   time scale of the campaigns (real seconds per API second)
 #   BENCH_REPS=5       repetitions of each timed measurement (the median is reported)
-#   BENCH_ONLY=serve   the pcaprun serve rows alone (make bench-serve)
+#   BENCH_ONLY=pcap    only the capture-file rows (tests/bench/pcap.sh, which also runs alone)
+#   BENCH_ONLY=objstore  only the object-store rows (tests/bench/objstore.sh, which also runs alone)
+#   BENCH_ONLY=serve   only pcaprun serve's rows (tests/bench/serve.sh, which also runs alone)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BUILD=$(cd "${1:-build}" && pwd)
@@ -16,13 +18,10 @@ export CLOUDFLARE_API_TOKEN=bench CLOUDFLARE_ACCOUNT_ID=0123456789abcdef01234567
 for tool in curl lua5.4 /usr/bin/time; do
   command -v "$tool" > /dev/null || { echo "run.sh: $tool is missing (make deps)" >&2; exit 2; }
 done
-cmake --build "$BUILD" --target pcaprun bench_http_rps emu_load serve_post > /dev/null
-if [[ ${BENCH_ONLY:-} == serve ]]; then
-  rm -rf "$BUILD/bench" && mkdir -p "$BUILD/bench"
-  BENCH_OUT=$BUILD/bench tests/bench/serve.sh "$BUILD" > /dev/null
-  BENCH_ONLY=serve lua5.4 tests/bench/report.lua "$BUILD/bench" "$BUILD/bench.json"
-  exit
-fi
+cmake --build "$BUILD" --target pcaprun bench_http_rps emu_load > /dev/null
+if [[ ${BENCH_ONLY:-} == pcap ]]; then exec $B/pcap.sh "$BUILD"; fi
+if [[ ${BENCH_ONLY:-} == objstore ]]; then exec $B/objstore.sh "$BUILD" "$REPS"; fi
+if [[ ${BENCH_ONLY:-} == serve ]]; then exec $B/serve.sh "$BUILD"; fi
 
 work=$(mktemp -d -p "$BUILD")
 out=$BUILD/bench
@@ -41,19 +40,7 @@ fresh() {
   curl -sS -o /dev/null -X POST "$EMU_ADMIN/reset"
   curl -sS -o /dev/null -d "$1" "$EMU_ADMIN/config"
 }
-# timed FILE COMMAND...: appends "wall_seconds peak_rss_kb" of one run of COMMAND to FILE.
-timed() {
-  local file=$1 t0 t1
-  shift
-  t0=$(date +%s%N)
-  /usr/bin/time -f %M -o "$work/rss" "$@" > /dev/null
-  t1=$(date +%s%N)
-  echo "$(( (t1 - t0) / 1000 ))e-6 $(cat "$work/rss")" >> "$file"
-}
-note() { printf '%s\n' "$*" >&2; }
-# in_turn REP A B: runs the commands A and B (functions), A first when REP is odd, B first when
-# it is even, so that neither always goes first.
-in_turn() { if (($1 % 2)); then $2; $3; else $3; $2; fi; }
+source $B/benchlib.sh # timed, note, in_turn
 
 # 1, 2. Campaigns: NAME NFULL NSIMPLE, full captures 60 s and simple ones 30 s (API), run by
 # pcaprun and by the curl + sleep script, each on a fresh emulator timeline.
@@ -131,12 +118,18 @@ for rep in $(seq "$REPS"); do in_turn "$rep" startup_pcaprun startup_lua; done
 note "journal: API calls per second with and without it"
 JOURNAL_OUT=$out $B/journal_overhead.sh "$BUILD" "$REPS" >&2
 
-# 7. The emulator under hostile load (emu_load.sh): many credentials, many slow connections.
+# 7. Capture files: pcaprun pcap against tshark, capinfos, mergecap and tcpdump (pcap.sh).
+$B/pcap.sh "$BUILD" "$out" >&2
+
+# 8. The emulator under hostile load (emu_load.sh): many credentials, many slow connections.
 note "emulator: 40,000 credentials, 1,100 slow connections"
 EMU_LOAD_OUT=$out $B/emu_load.sh "$BUILD" > /dev/null
 
-# 8. pcaprun serve: alert -> 202 -> create, alerts per second (serve.sh)
-note "serve: alerts one at a time and 16 at a time"
-BENCH_OUT=$out $B/serve.sh "$BUILD" > /dev/null
+# 9. Object stores: a 1 GiB fetch over the S3 API vs curl --aws-sigv4 (objstore.sh).
+$B/objstore.sh "$BUILD" "$REPS" "$out"
+
+# 10. pcaprun serve: alert -> 202 -> the playbook's create, alerts per second (serve.sh).
+note "serve: 1,000 alerts one at a time, then 16 at a time"
+$B/serve.sh "$BUILD" "$out" > /dev/null
 
 lua5.4 $B/report.lua "$out" "$BUILD/bench.json"

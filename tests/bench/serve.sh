@@ -6,15 +6,14 @@
 #   SERVE_BENCH_ALERTS (1000) GET /healthz one at a time (the baseline: the daemon's HTTP with
 #   nothing to record), then as many alerts one at a time (POST -> 202, POST -> its create at
 #   the emulator), then as many alerts and health checks SERVE_BENCH_CONCURRENCY (16) at a time.
-# serve_report.lua writes the figures to BENCH_OUT/serve.json (default BUILD_DIR/bench).
-#   tests/bench/serve.sh [BUILD_DIR]
+# serve_report.lua writes the figures to OUT_DIR/serve.json (run.sh's); alone (make bench-serve),
+# its rows are printed and written to BUILD_DIR/bench_serve.json.
+#   tests/bench/serve.sh [BUILD_DIR [OUT_DIR]]
 set -euo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
 build=$(cd "${1:-$src/build}" && pwd)
-out=${BENCH_OUT:-$build/bench}
 n=${SERVE_BENCH_ALERTS:-1000}
 k=${SERVE_BENCH_CONCURRENCY:-16}
-mkdir -p "$out"
 cmake --build "$build" --target pcaprun serve_post > /dev/null
 P=$build/pcaprun
 POST=$build/tests/bench/serve_post
@@ -23,6 +22,8 @@ work=$(mktemp -d)
 source "$src/tests/integration/lib/emulator.sh"
 source "$src/tests/integration/lib/serve.sh"
 trap 'stop_serve KILL; stop_emulator; rm -rf "$work"' EXIT
+out=${2:-$work/rows}
+mkdir -p "$out"
 start_emulator "$work" --config '{"sample_limit":false, "full_limit":false, "rate_limit":false, "simple_duration":0}'
 export XDG_STATE_HOME=$work/state CLOUDFLARE_BASE_URL=$EMU_URL CLOUDFLARE_API_TOKEN=bench
 export CLOUDFLARE_ACCOUNT_ID=0123456789abcdef0123456789abcdef PCAPRUN_CF_WEBHOOK_SECRET=bench-secret
@@ -38,4 +39,4 @@ sleep 1 # the last creates
 curl -sf "$EMU_ADMIN/captures" > "$work/captures.json"
 "$P" -q "$src/tests/bench/serve_report.lua" "$work" "$work/captures.json" > "$out/serve.json"
 stop_serve TERM
-cat "$out/serve.json"
+if [[ -z ${2:-} ]]; then lua5.4 "$src/tests/bench/report.lua" "$out" "$build/bench_serve.json" serve; fi

@@ -1,6 +1,6 @@
 /* Fuzz target: API answers as Lua sees them. A body goes through the envelope parser, as the
  * runtime reads it (runtime/apiparse.c), and then the whole envelope, its errors and each object
- * of its result become Lua values through bindings/lerr.c's l_pushjson (the capture objects and
+ * of its result become Lua values through bindings/ljson.c's l_pushjson (the capture objects and
  * cf_errors a script reads), in a protected call on one Lua state. Bodies that are not envelopes
  * are pushed too (any JSON the API might send). Oracles: no crash, no leak; a push fails only with
  * a Lua error (never aborts); what arrives in Lua matches the JSON — every key of an object (keys
@@ -9,6 +9,7 @@
 #include "apiparse.h"
 #include "fuzz.h"
 #include "lerr.h"
+#include "ljson.h"
 #include <lauxlib.h>
 #include <lualib.h>
 #include <string.h>

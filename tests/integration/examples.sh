@@ -2,8 +2,9 @@
 # ctest-timeout: 200
 # The example scripts, exactly as a user runs them (pcaprun --emulate --time-scale 0.01
 # scripts/X.lua, no arguments, from an empty working directory): each exits 0 in under 30 s,
-# the emulator saw no limit violation, every pcap left is one (capinfos -t -M says pcap), no
-# temporary file is left, and every manifest and report is valid JSON. A second run of the
+# the emulator saw no limit violation, every pcap left is one (capinfos -t -M says pcap, or
+# nsecpcap for merged full captures), no temporary file is left, and every manifest and report is
+# valid JSON. A second run of the
 # campaign resumes: nothing is captured again. Then the same scripts, unchanged, against an
 # endpoint the CLOUDFLARE_* variables name (a `pcaprun emulator` server on loopback).
 set -u
@@ -30,7 +31,7 @@ check_outputs() { # check_outputs NAME
   local dir=$tmp/$1 bad=0 n=0 f
   while IFS= read -r -d '' f; do
     n=$((n + 1))
-    capinfos -t -M "$f" | grep -Eq 'File type:[[:space:]]+pcap$' || { echo "# not a pcap: $f"; bad=1; }
+    capinfos -t -M "$f" | grep -Eq 'File type:[[:space:]]+(nsec)?pcap$' || { echo "# not a pcap: $f"; bad=1; }
   done < <(find "$dir" -name '*.pcap' -print0)
   t "$1: pcaps left ($n), each a valid pcap" "[ $n -gt 0 ] && [ $bad = 0 ]"
   t "$1: no temporary or invalid files" "[ -z \"\$(find '$dir' -name '*.part' -o -name '*.tmp' -o -name '*.invalid')\" ]"
@@ -52,6 +53,11 @@ t "the campaign's summary lists every target" \
   "grep -q 'campaign edge-demo: complete, 7/7 targets complete' '$tmp/multi_colo_campaign.out'"
 t "the playbook's summary shows success" "grep -q '^playbook syn-flood-response: success' '$tmp/incident_playbook.out'"
 t "the playbook printed its events" "grep -q '\[step.finished\] 3.1 full captures' '$tmp/incident_playbook.out'"
+target=$(sed -n 's/^target: //p' "$tmp"/incident_playbook/captures/syn-flood-response/*/summary.txt)
+t "the playbook found the SYN flood's target ($target) and aimed its full captures at it" \
+  "[ -n '$target' ] && grep -q '\"destination_address\": \"$target\"' \"$tmp\"/incident_playbook/captures/syn-flood-response/*/full/manifest.json"
+t "the campaign's manifest summarizes each file" \
+  "[ \$(grep -c '\"syn_ratio\"' \"$tmp\"/incident_playbook/captures/syn-flood-response/*/full/manifest.json) = 2 ]"
 t "the recurring capture ran 3 times" "[ \$(grep -c '^run [0-9]* at .*: complete' '$tmp/recurring_capture.out') = 3 ]"
 
 # Again, in the same directory: every target is complete already, so nothing is created.

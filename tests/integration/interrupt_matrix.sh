@@ -42,12 +42,15 @@ faults_for() { # the emulator's faults that hold a run at point $1
 }
 fresh() { curl -sf -X POST "$EMU_ADMIN/reset" > /dev/null; cfg "$calm"; rm -rf "$work/out" "$work"/j.db*; }
 wait_point() { # wait_point POINT PID: until the run reaches POINT (or dies)
-  for _ in $(seq 600); do
-    P "$lib/matrix.lua" "$work/out" point "$1" 2> /dev/null && return 0
-    kill -0 "$2" 2> /dev/null || return 1
+  "$PCAPRUN" --time-scale $F --no-journal --log-level error "$lib/matrix.lua" "$work/out" wait "$1" "$2"
+}
+settle() { # until no full capture is pending or running on the emulator (a stop it was sleeping on
+  # is applied), or a while has passed
+  for _ in $(seq 200); do
+    curl -sf "$EMU_ADMIN/captures" | "$PCAPRUN" -e 'for _, c in ipairs(require("cjson").decode(io.read("a")).captures) do
+      if c.type == "full" and (c.status == "pending" or c.status == "running") then os.exit(1) end end' && return
     sleep 0.05
   done
-  return 1
 }
 verify() { # verify CELL WHEN
   curl -sf "$EMU_ADMIN/stats" > "$work/stats.json"
@@ -125,7 +128,7 @@ wait_point running $pid && kill -INT $pid
 if wait_point stop $pid; then
   kill -INT $pid
   wait $pid; code=$?
-  sleep 2 # the stop the emulator was sleeping on is applied
+  settle
   [[ $code == 130 ]] || { echo "not ok - a second SIGINT: exit $code"; fail=1; }
   verify "a second SIGINT during the stop" interrupted && finish "a second SIGINT during the stop, then a rerun"
 else
@@ -169,7 +172,7 @@ for p in queued sent download stop; do
   cfg "$(faults_for "$p")"
   P "$lib/matrix.lua" "$work/out" timeout "$p" > "$work/run" 2> "$work/log"; code=$?
   cfg "$quiet"
-  sleep 0.5
+  settle
   verify "timeout at $p" interrupted || continue
   got=$(intent_capture m.timeout.1)
   case $p in

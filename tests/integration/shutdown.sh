@@ -35,7 +35,7 @@ t "the sampled capture finished" "[ \"\$(json 'm.targets[2].status')\" = complet
 t "the campaign was recorded as canceled" "[ \"\$(json 'm.status')\" = canceled ]"
 bad=0
 while IFS= read -r -d '' f; do
-  capinfos -t -M "$f" | grep -Eq 'File type:[[:space:]]+pcap$' || bad=1
+  capinfos -t -M "$f" | grep -Eq 'File type:[[:space:]]+(nsec)?pcap$' || bad=1
 done < <(find captures -name '*.pcap' -print0)
 t "every pcap is valid" "[ $bad = 0 ] && [ -n \"\$(find captures -name '*.pcap')\" ]"
 t "nothing half-written" "[ -z \"\$(find captures -name '*.part' -o -name '*.tmp')\" ]"

@@ -66,13 +66,23 @@ T.case("ensure: registers the bucket and answers the challenge from the mirror",
   emulator.configure { auto_validate_buckets = true }
 end)
 
-T.case("ensure: without the challenge file, says which file and how to validate", function()
-  emulator.configure { auto_validate_buckets = false }
+T.case("ensure: a bucket pcaprun cannot read: says which file, why, and how to validate", function()
+  emulator.configure { auto_validate_buckets = false, s3_access_denied = true }
   local ok, err = bucket.ensure("s3://no-mirror/x?region=us-east-1", { mirror = T.tmpdir() })
   T.eq(ok, nil, "not usable")
   T.eq(err.code, "BUCKET_NOT_VALIDATED", "code")
   T.match(err.message, "ownership%-challenge%-%x+%.txt", "names the challenge file")
+  T.match(err.message, "AccessDenied", "why it could not be read")
   T.match(err.message, "register_bucket%.lua", "says how to validate")
+  emulator.configure { auto_validate_buckets = true, s3_access_denied = false }
+end)
+
+T.case("ensure: reads the challenge from the bucket itself (no mirror)", function()
+  emulator.configure { auto_validate_buckets = false }
+  local uri = "s3://unattended/pcaps?region=us-east-1"
+  local s3 = emulator.stats().s3.by_operation.get
+  T.eq(bucket.ensure(uri, { mirror = T.tmpdir() }), true, "registered, read and validated")
+  T.eq(emulator.stats().s3.by_operation.get - s3, 1, "one GET of the challenge over the S3 API")
   emulator.configure { auto_validate_buckets = true }
 end)
 

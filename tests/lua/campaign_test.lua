@@ -58,6 +58,9 @@ T.case("layout, manifest, and the runtime's pacing", function()
     T.eq(#t.files, 1, t.key .. " files")
     local want = (t.type == "full" and t.colo or "sampled") .. "/" .. t.id .. ".pcap"
     T.eq(t.files[1].path, want, t.key .. " layout")
+    local summary = t.files[1].summary or {}
+    T.eq(summary.packets, t.files[1].packets, t.key .. " file summary: packets")
+    T.ok(summary.destinations and summary.syn_ratio, t.key .. " file summary: destinations, SYN ratio")
     local path = r.dir .. "/" .. t.files[1].path
     T.eq(t.files[1].bytes, fs.stat(path).size, t.key .. " bytes")
     T.eq(t.files[1].packets, fs.check_pcap(path).packets, t.key .. " packets")
@@ -182,7 +185,8 @@ T.case("retries: failed captures are made again with new intents, then given up"
   T.no_violations() -- in particular, no duplicate intents
 end)
 
-T.case("no copy in the bucket mirror: the object's URI is recorded", function()
+T.case("a bucket pcaprun cannot read, no copy in the bucket mirror: the object's URI is recorded", function()
+  emulator.configure { s3_access_denied = true }
   local empty = T.tmpdir()
   local r = campaign.run { name = "delivered", out = OUT, bucket = BUCKET, bucket_dir = empty,
                            full = { colos = { "AMS" }, time_limit = 10 } }
@@ -191,12 +195,56 @@ T.case("no copy in the bucket mirror: the object's URI is recorded", function()
   T.eq(t.status, "delivered", "status")
   T.eq(t.object, "s3://pcaprun-test/campaigns/pcap_" .. t.id .. ".pcap", "object URI")
   T.match(t.note, "bucket mirror", "note")
+  T.match(t.note, "AccessDenied", "and why the bucket itself was not read")
   T.eq(#t.files, 0, "no local file")
+  emulator.configure { s3_access_denied = false }
   T.rmtree(empty)
 end)
 
+T.case("full captures are fetched over the S3 API and merged: parts removed, objects kept", function()
+  emulator.configure { full_files = 3 }
+  local gets = emulator.stats().s3.by_operation.get
+  local r = campaign.run { name = "merged", out = OUT, bucket = BUCKET,
+                           full = { colos = { "ORD" }, time_limit = 10 } }
+  local t = r.targets[1]
+  T.eq(t.status, "complete", "status")
+  T.eq(#t.files, 1, "one merged file")
+  T.eq(t.files[1].path, "ORD/" .. t.id .. ".pcap", "where it lands")
+  T.eq(#t.files[1].objects, 3, "the objects it came from")
+  T.eq(t.files[1].objects[1], "s3://pcaprun-test/campaigns/pcap_" .. t.id .. ".pcap", "the first object")
+  T.eq(#t.parts, 3, "three parts recorded")
+  local sum = 0
+  for _, p in ipairs(t.parts) do
+    sum = sum + p.packets
+    T.eq(p.path, nil, "the part file was removed")
+    T.match(p.object, "pcap_" .. t.id .. ".*%.pcap$", "with its object")
+  end
+  T.eq(t.files[1].packets, sum, "the merged file holds every part's packets")
+  T.eq(T.valid_pcaps(r.dir), 1, "only the merged pcap on disk")
+  T.eq(emulator.stats().s3.by_operation.get - gets, 3, "each object fetched once")
+  local dir = emulator.bucket_dir() .. "/pcaprun-test/campaigns/"
+  T.ok(fs.stat(dir .. "pcap_" .. t.id .. "_3.pcap"), "the objects stay in the bucket by default")
+  emulator.configure { full_files = 1 }
+end)
+
+T.case("keep_parts and delete_after", function()
+  emulator.configure { full_files = 2 }
+  local r = campaign.run { name = "kept", out = OUT, bucket = BUCKET, keep_parts = true, delete_after = true,
+                           full = { colos = { "SJC" }, time_limit = 10 } }
+  local t = r.targets[1]
+  T.eq(t.status, "complete", "status")
+  T.eq(T.valid_pcaps(r.dir), 3, "the merged pcap and its two parts")
+  for _, p in ipairs(t.parts) do
+    T.ok(fs.stat(r.dir .. "/" .. p.path), "part kept: " .. p.path)
+    T.eq(p.deleted, true, "its object deleted")
+  end
+  local dir = emulator.bucket_dir() .. "/pcaprun-test/campaigns/"
+  T.eq(fs.stat(dir .. "pcap_" .. t.id .. ".pcap"), nil, "gone from the bucket")
+  emulator.configure { full_files = 1 }
+end)
+
 T.case("a bucket that cannot be validated fails its full targets before any is created", function()
-  emulator.configure { auto_validate_buckets = false }
+  emulator.configure { auto_validate_buckets = false, s3_access_denied = true }
   local empty, full0 = T.tmpdir(), created("full")
   local r = campaign.run { name = "unvalidated", out = OUT, bucket = "s3://not-mine/x?region=us-east-1",
                            bucket_dir = empty, full = { colos = { "ORD", "SJC" }, time_limit = 10 },
@@ -207,7 +255,7 @@ T.case("a bucket that cannot be validated fails its full targets before any is c
   T.eq(t["full/ORD"].error.code, "BUCKET_NOT_VALIDATED", "with the reason")
   T.eq(t["full/SJC"].attempts, 0, "and was never attempted")
   T.eq(created("full"), full0, "no full capture was created")
-  emulator.configure { auto_validate_buckets = true }
+  emulator.configure { auto_validate_buckets = true, s3_access_denied = false }
   T.rmtree(empty)
 end)
 

@@ -4,6 +4,7 @@
 -- stops a lower-priority full capture that holds the slot (which keeps what it captured).
 local campaign = require "pcaprun.campaign"
 local emulator = require "pcaprun.emulator"
+local pcap = require "pcaprun.pcap"
 local task = require "pcaprun.task"
 local T = require "testlib"
 
@@ -23,6 +24,15 @@ local function stops()
   return emulator.stats().requests.by_operation.stop or 0
 end
 
+-- Waits for a state of the account's full slot (events, not time: a loaded machine is slow).
+local function until_slot(in_use, waiting)
+  local slot = pcap.limits().full
+  while slot.in_use ~= in_use or slot.waiting ~= waiting do
+    task.sleep(0.5)
+    slot = pcap.limits().full
+  end
+end
+
 local function result(t)
   local ok, r = task.join(t)
   T.eq(ok, true, "campaign task")
@@ -32,7 +42,7 @@ end
 T.case("priority: a later, higher-priority campaign takes the slot before queued lower ones", function()
   local out, stops0 = T.tmpdir(), stops()
   local low = start(full(out, "low", { "ORD", "SJC", "AMS" }, 60))
-  task.sleep(5) -- low's first capture holds the slot; the other two wait for it
+  until_slot(1, 2) -- low's first capture holds the slot; the other two wait for it
   local high = start(full(out, "high", { "FRA" }, 60, { priority = 5 }))
   local l, h = result(low), result(high)
   T.eq(l.status, "complete", "low status")
@@ -53,7 +63,13 @@ end)
 T.case("preempt: the urgent capture stops the long one instead of waiting 600 s", function()
   local out, stops0, t0 = T.tmpdir(), stops(), task.now()
   local low = start(full(out, "background", { "ORD" }, 600))
-  task.sleep(20) -- the background capture is running
+  until_slot(1, 0) -- the background capture holds the slot; it is running once its create is done
+  local function running()
+    for _, c in ipairs(emulator.captures()) do
+      if c.type == "full" and c.status == "running" then return true end
+    end
+  end
+  repeat task.sleep(0.5) until running()
   local urgent = campaign.run(full(out, "urgent", { "SJC" }, 30, { priority = 10, preempt = true }))
   local bg = result(low)
   local u, b = urgent.targets[1], bg.targets[1]

@@ -4,16 +4,16 @@
 local pcap = require "pcaprun.pcap"
 local task = require "pcaprun.task"
 local emulator = require "pcaprun.emulator"
-local check = require "rtcheck"
+local T = require "testlib"
 
 emulator.configure{ rate_limit_quota = 5, rate_limit_window = 10, ratelimit_headers = false }
 local t0 = task.now()
 local tasks = {}
 for i = 1, 20 do tasks[i] = task.spawn(function() return assert(pcap.list()) end) end
-check.eq(task.wait_all(tasks), true, "20 concurrent lists all succeed")
+T.eq(task.wait_all(tasks), true, "20 concurrent lists all succeed")
 local elapsed = task.now() - t0
-check.ok(elapsed >= 30, ("20 requests at 5 per 10 s take at least 30 s (took %.1f s API)"):format(elapsed))
-check.ok(elapsed < 45, "and not much more")
-check.eq(emulator.stats().violations.api_budget, 0, "the API never saw a request over its budget")
-check.ok(pcap.limits().api.max_wait > 0, "requests waited in the limiter")
-check.done()
+T.ok(elapsed >= 30, ("20 requests at 5 per 10 s take at least 30 s (took %.1f s API)"):format(elapsed))
+T.ok(elapsed < 45, "and not much more")
+T.eq(emulator.stats().violations.api_budget, 0, "the API never saw a request over its budget")
+T.ok(pcap.limits().api.max_wait > 0, "requests waited in the limiter")
+T.done()

@@ -9,7 +9,7 @@ local pcap = require "pcaprun.pcap"
 local task = require "pcaprun.task"
 local emulator = require "pcaprun.emulator"
 local http = require "pcaprun.http"
-local check = require "rtcheck"
+local T = require "testlib"
 
 local bucket = "s3://rt-cancel/x?region=us-east-1"
 local function full(colo, opts)
@@ -43,37 +43,37 @@ local t = cancel_mid_create(function()
 end, 300)
 local ok, err = task.join(t)
 emulator.configure { fault_slow = 0 }
-check.ok(not ok and err.code == "CANCELED", "a canceled simple create's task ends CANCELED")
-check.eq(err.outcome, "created", "after the create's answer came")
-check.ok(err.capture and #err.capture.id == 32, "err.capture is the capture it made")
-check.ok(err.intent and #err.intent > 0, "err.intent names the create")
+T.ok(not ok and err.code == "CANCELED", "a canceled simple create's task ends CANCELED")
+T.eq(err.outcome, "created", "after the create's answer came")
+T.ok(err.capture and #err.capture.id == 32, "err.capture is the capture it made")
+T.ok(err.intent and #err.intent > 0, "err.intent names the create")
 
 -- 2. a full create (the run's first lists once: it is answered slowly too)
 t = cancel_mid_create(function() return full("ORD") end, 300, 1)
 ok, err = task.join(t)
 emulator.configure { fault_slow = 0 }
-check.ok(not ok and err.code == "CANCELED", "a canceled full create's task ends CANCELED")
-check.ok(err.capture ~= nil, "with the full capture it made")
+T.ok(not ok and err.code == "CANCELED", "a canceled full create's task ends CANCELED")
+T.ok(err.capture ~= nil, "with the full capture it made")
 local first = err.capture.id
 assert(err.capture:wait())
-check.ok((server(first).stop_requested or "") ~= "", "which pcaprun stopped: nobody waits for it")
+T.ok((server(first).stop_requested or "") ~= "", "which pcaprun stopped: nobody waits for it")
 
 -- 3. a create's timeout while it is on the wire: nil, TIMEOUT, the capture, stopped
 emulator.configure { fault_slow = 1, slow_ms = 300 }
 local cap, terr = full("SJC", { timeout = 0.5 }) -- 5 ms: long before the answer
 emulator.configure { fault_slow = 0 }
-check.ok(cap == nil and terr.code == "TIMEOUT", "a create past its timeout: nil, TIMEOUT")
-check.ok(terr.capture ~= nil and terr.outcome == "created", "with the capture it made")
+T.ok(cap == nil and terr.code == "TIMEOUT", "a create past its timeout: nil, TIMEOUT")
+T.ok(terr.capture ~= nil and terr.outcome == "created", "with the capture it made")
 assert(terr.capture:wait())
-check.ok((server(terr.capture.id).stop_requested or "") ~= "", "stopped too")
+T.ok((server(terr.capture.id).stop_requested or "") ~= "", "stopped too")
 
 -- 4. the outcome stays unknown past --http-timeout (every answer takes 2 s): the task is told so,
 -- and the runtime keeps following the create, then stops what it made
 t = cancel_mid_create(function() return full("AMS") end, 2000)
 ok, err = task.join(t)
-check.ok(not ok and err.code == "CANCELED" and err.outcome == "unknown",
+T.ok(not ok and err.code == "CANCELED" and err.outcome == "unknown",
   ("the task learns the outcome is unknown (%s)"):format(tostring(err and err.outcome)))
-check.ok(err.capture == nil and err.intent ~= nil, "it has the intent, no capture")
+T.ok(err.capture == nil and err.intent ~= nil, "it has the intent, no capture")
 emulator.configure { fault_slow = 0 }
 local made
 for _ = 1, 400 do
@@ -83,17 +83,17 @@ for _ = 1, 400 do
   if made and (made.stop_requested or "") ~= "" then break end
   task.sleep(0.5)
 end
-check.ok(made ~= nil, "the create had made a capture")
-check.ok(made and (made.stop_requested or "") ~= "", "the runtime found it and stopped it")
+T.ok(made ~= nil, "the create had made a capture")
+T.ok(made and (made.stop_requested or "") ~= "", "the runtime found it and stopped it")
 
 -- what exists: every create that reached the API made exactly one capture, none held the slot
 -- for nothing, and no limit was broken
 local t0 = task.now()
 local g = assert(full("FRA"))
-check.ok(task.now() - t0 < 100,
+T.ok(task.now() - t0 < 100,
   ("the next full create did not wait a capture's time_limit (%.0f s)"):format(task.now() - t0))
 assert(g:stop())
 assert(g:wait())
-check.eq(#assert(pcap.list()), 5, "five creates, five captures")
-check.eq(emulator.stats().violations.total, 0, "and no limit was broken")
-check.done()
+T.eq(#assert(pcap.list()), 5, "five creates, five captures")
+T.eq(emulator.stats().violations.total, 0, "and no limit was broken")
+T.done()

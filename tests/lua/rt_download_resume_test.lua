@@ -4,7 +4,7 @@
 -- and is completed as it is; a .part longer than the file and not a whole pcap starts over.
 local pcap = require "pcaprun.pcap"
 local fs = require "pcaprun.fs"
-local check = require "rtcheck"
+local T = require "testlib"
 
 local dir = os.tmpname()
 os.remove(dir)
@@ -25,7 +25,7 @@ local cap = assert(pcap.create { type = "simple", time_limit = 5, packet_limit =
 assert(cap:wait())
 local whole = assert(cap:download(dir .. "/whole.pcap"))
 local bytes = read(dir .. "/whole.pcap")
-check.ok(#bytes > 2000, "a reference download")
+T.ok(#bytes > 2000, "a reference download")
 
 local cases = {
   { "prefix", bytes:sub(1, 1000) },
@@ -36,10 +36,10 @@ for _, case in ipairs(cases) do
   local path = ("%s/%s.pcap"):format(dir, case[1])
   write(path .. ".part", case[2])
   local info, err = cap:download(path)
-  check.ok(info and info.bytes == whole.bytes and info.packets == whole.packets,
+  T.ok(info and info.bytes == whole.bytes and info.packets == whole.packets,
     ("a .part holding a %s of the file ends as the file (%s)"):format(case[1], tostring(err)))
-  check.ok(fs.stat(path) and read(path) == bytes, ("%s: byte for byte"):format(case[1]))
-  check.eq(fs.stat(path .. ".part"), nil, ("%s: no .part left"):format(case[1]))
+  T.ok(fs.stat(path) and read(path) == bytes, ("%s: byte for byte"):format(case[1]))
+  T.eq(fs.stat(path .. ".part"), nil, ("%s: no .part left"):format(case[1]))
   os.remove(path)
 end
 
@@ -52,10 +52,10 @@ local before = emulator.stats().requests.by_operation.download
 local cut, cuterr = cap:download(dir .. "/cut.pcap")
 local tries = emulator.stats().requests.by_operation.download - before
 emulator.configure { ignore_range = false, fault_truncate = 0 }
-check.fails("TRANSPORT", cut, cuterr, "a download that never gets further fails")
-check.ok(tries >= 2 and tries <= 9, ("after its attempts (%d requests; --retries 8)"):format(tries))
-check.eq(fs.stat(dir .. "/cut.pcap"), nil, "and nothing sits under the final name")
+T.fails("TRANSPORT", cut, cuterr, "a download that never gets further fails")
+T.ok(tries >= 2 and tries <= 9, ("after its attempts (%d requests; --retries 8)"):format(tries))
+T.eq(fs.stat(dir .. "/cut.pcap"), nil, "and nothing sits under the final name")
 os.remove(dir .. "/cut.pcap.part")
 os.remove(dir .. "/whole.pcap")
 os.remove(dir)
-check.done()
+T.done()

@@ -6,11 +6,11 @@ local emulator = require "pcaprun.emulator"
 local http = require "pcaprun.http"
 local pcap = require "pcaprun.pcap"
 local task = require "pcaprun.task"
-local check = require "rtcheck"
+local T = require "testlib"
 
 emulator.configure { fault_slow = 1, slow_ms = 300 }
 local cap = assert(pcap.create { type = "full", time_limit = 1, colo_name = "ORD",
                                  destination_conf = "s3://rt-exit/p?region=us-east-1" })
 repeat task.sleep(0.5) until http.stats().active > 0 -- the runtime's own poll is in flight
-check.ok(cap.status ~= "success", "the capture has not been seen to end")
-check.done()
+T.ok(cap.status ~= "success", "the capture has not been seen to end")
+T.done()

@@ -8,7 +8,7 @@ local task = require "pcaprun.task"
 local http = require "pcaprun.http"
 local fs = require "pcaprun.fs"
 local emulator = require "pcaprun.emulator"
-local check = require "rtcheck"
+local T = require "testlib"
 
 local dir = os.tmpname()
 os.remove(dir)
@@ -17,9 +17,9 @@ os.remove(dir)
 local s0 = http.stats()
 for _ = 1, 20 do assert(pcap.list()) end
 local s1 = http.stats()
-check.eq(s1.requests - s0.requests, 20, "20 requests")
+T.eq(s1.requests - s0.requests, 20, "20 requests")
 local opened = s1.connections - s0.connections
-check.ok(opened <= 1, ("reuse connections (%d opened)"):format(opened))
+T.ok(opened <= 1, ("reuse connections (%d opened)"):format(opened))
 
 local function faults() return emulator.stats().faults end
 
@@ -48,8 +48,8 @@ for _, f in ipairs {
   local key = name:gsub("^fault_", "")
   local before = faults()
   local list, err = during(f, key, 3, pcap.list)
-  check.ok(list ~= nil, name .. ": the call succeeds once the fault stops (" .. tostring(err) .. ")")
-  check.ok((faults()[key] or 0) - (before[key] or 0) >= 3, name .. ": the fault struck three times")
+  T.ok(list ~= nil, name .. ": the call succeeds once the fault stops (" .. tostring(err) .. ")")
+  T.ok((faults()[key] or 0) - (before[key] or 0) >= 3, name .. ": the fault struck three times")
 end
 
 -- a create answered by a reset or a 500 after it was applied: found by listing, never duplicated
@@ -60,11 +60,11 @@ for _, f in ipairs { { fault_create_then_reset = 1 }, { fault_create_then_500 = 
     return pcap.create({ type = "full", colo_name = "ORD", time_limit = 5,
                          destination_conf = "s3://h/x?region=us-east-1" })
   end)
-  check.ok(cap ~= nil, name .. ": the create succeeds (" .. tostring(err) .. ")")
+  T.ok(cap ~= nil, name .. ": the create succeeds (" .. tostring(err) .. ")")
   if cap then assert(cap:wait()) end
-  check.eq(#assert(pcap.list()) - n0, 1, name .. ": exactly one capture was made")
+  T.eq(#assert(pcap.list()) - n0, 1, name .. ": exactly one capture was made")
 end
-check.eq(emulator.stats().violations.duplicate_creates, 0, "no duplicate creates")
+T.eq(emulator.stats().violations.duplicate_creates, 0, "no duplicate creates")
 
 -- truncated downloads resume from where they stopped (HTTP Range) and end valid
 emulator.configure{ simple_bytes = 4 * 1024 * 1024 }
@@ -79,27 +79,27 @@ end)
 local info, derr = cap:download(dir .. "/big.pcap")
 task.join(healer)
 local after = emulator.stats()
-check.ok(info ~= nil, "a download cut short three times completes (" .. tostring(derr) .. ")")
-check.ok(after.faults.truncate - before.faults.truncate >= 3, "it was cut short")
+T.ok(info ~= nil, "a download cut short three times completes (" .. tostring(derr) .. ")")
+T.ok(after.faults.truncate - before.faults.truncate >= 3, "it was cut short")
 -- Restarting would have asked for the whole file four times; resuming asks for what is missing.
 local asked = after.files.bytes_served - before.files.bytes_served
-check.ok(info and asked < 2 * info.bytes,
+T.ok(info and asked < 2 * info.bytes,
   ("it resumed with Range requests (%d bytes asked for a %d-byte file)"):format(asked,
     info and info.bytes or 0))
-check.ok(info and info.bytes >= 4 * 1024 * 1024 and fs.check_pcap(info.path).bytes == info.bytes,
+T.ok(info and info.bytes >= 4 * 1024 * 1024 and fs.check_pcap(info.path).bytes == info.bytes,
   "the resumed file is complete and valid")
-check.eq(fs.stat(dir .. "/big.pcap.part"), nil, "no .part left")
+T.eq(fs.stat(dir .. "/big.pcap.part"), nil, "no .part left")
 emulator.configure{ simple_bytes = 0 }
 
 -- a fault that never stops: the call gives up with a clear, retryable error
 emulator.configure{ fault_5xx = 1 }
 local r, err = pcap.get(cap.id)
 emulator.configure{ fault_5xx = 0 }
-check.fails("API_ERROR", r, err, "persistent 5xx")
-check.ok(err and err.retryable and err.message:find("gave up after %d+ attempts"),
+T.fails("API_ERROR", r, err, "persistent 5xx")
+T.ok(err and err.retryable and err.message:find("gave up after %d+ attempts"),
   "retryable, says it gave up")
-check.ok(err and err.http_status >= 500, "with the HTTP status")
+T.ok(err and err.http_status >= 500, "with the HTTP status")
 
-check.eq(emulator.stats().violations.total, 0, "no violations")
+T.eq(emulator.stats().violations.total, 0, "no violations")
 os.execute("rm -rf " .. dir)
-check.done()
+T.done()

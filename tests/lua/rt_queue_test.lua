@@ -3,7 +3,7 @@
 local pcap = require "pcaprun.pcap"
 local task = require "pcaprun.task"
 local emulator = require "pcaprun.emulator"
-local check = require "rtcheck"
+local T = require "testlib"
 
 local tasks, codes = {}, {}
 for i = 1, 5 do
@@ -16,8 +16,8 @@ for i = 1, 5 do
 end
 task.wait_all(tasks)
 table.sort(codes)
-check.eq(table.concat(codes, ","), "QUEUE_FULL,QUEUE_FULL,ok,ok,ok",
+T.eq(table.concat(codes, ","), "QUEUE_FULL,QUEUE_FULL,ok,ok,ok",
   "one holds the slot, two wait, two are refused at once")
-check.eq(pcap.limits().full.rejected, 2, "the limiter counts the refusals")
-check.eq(emulator.stats().violations.total, 0, "no violations")
-check.done()
+T.eq(pcap.limits().full.rejected, 2, "the limiter counts the refusals")
+T.eq(emulator.stats().violations.total, 0, "no violations")
+T.done()

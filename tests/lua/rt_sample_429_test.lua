@@ -7,7 +7,7 @@
 local emulator = require "pcaprun.emulator"
 local pcap = require "pcaprun.pcap"
 local task = require "pcaprun.task"
-local check = require "rtcheck"
+local T = require "testlib"
 
 local tasks = {}
 for i = 1, 3 do
@@ -16,8 +16,8 @@ for i = 1, 3 do
                                 filter_v1 = { destination_port = i } })
   end)
 end
-for i = 1, 3 do check.ok(task.join(tasks[i]), ("create %d made its capture"):format(i)) end
+for i = 1, 3 do T.ok(task.join(tasks[i]), ("create %d made its capture"):format(i)) end
 local st = emulator.stats()
-check.eq(st.captures.created, 3, "three captures")
-check.eq(st.violations.sample_rate, 2, "two refusals, none sent while the API had said to wait")
-check.done()
+T.eq(st.captures.created, 3, "three captures")
+T.eq(st.violations.sample_rate, 2, "two refusals, none sent while the API had said to wait")
+T.done()

@@ -3,7 +3,7 @@
 -- and sends nothing (the emulator sees no request, so no rate-limit slot is spent).
 local pcap = require "pcaprun.pcap"
 local emulator = require "pcaprun.emulator"
-local check = require "rtcheck"
+local T = require "testlib"
 
 local bucket = "s3://pcaprun-test/v?region=us-east-1"
 local function simple(over)
@@ -61,21 +61,21 @@ for i, c in ipairs(cases) do
   for k, v in pairs(spec) do if v == NIL then spec[k] = nil end end
   local v, err = pcap.create(spec)
   local label = ("case %d (%s)"):format(i, field)
-  check.fails("INVALID", v, err, label .. " is refused")
+  T.fails("INVALID", v, err, label .. " is refused")
   if err then
-    check.eq(err.field, field, label .. " names the field")
-    check.match(err.message, pattern, label .. " states the rule")
-    check.match(tostring(err), "^INVALID: ", label .. " prints as one line")
+    T.eq(err.field, field, label .. " names the field")
+    T.match(err.message, pattern, label .. " states the rule")
+    T.match(tostring(err), "^INVALID: ", label .. " prints as one line")
   end
-  check.ok(select(2, pcap.validate(spec)) ~= nil, label .. " fails validate() too")
+  T.ok(select(2, pcap.validate(spec)) ~= nil, label .. " fails validate() too")
 end
-check.eq(emulator.stats().requests.total, before, "no request was sent for any invalid spec")
+T.eq(emulator.stats().requests.total, before, "no request was sent for any invalid spec")
 
 -- the R2 secret in a destination_conf never appears in an error
 local _, rerr = pcap.create(full {
   destination_conf = "r2://b?account-id=1&access-key-id=KEYID&secret-access-key=S3CR3T",
                                    time_limit = 0 })
-check.ok(rerr and not tostring(rerr):find("S3CR3T"), "errors never show bucket secrets")
+T.ok(rerr and not tostring(rerr):find("S3CR3T"), "errors never show bucket secrets")
 
 -- valid specs pass, at the edges of every range
 for _, spec in ipairs {
@@ -85,11 +85,11 @@ for _, spec in ipairs {
   full { time_limit = 86400, byte_limit = 1000000000, packet_limit = 10000 },
   full { destination_conf = "gs://bucket/dir" }, full { filter_v1 = {} },
 } do
-  check.eq(pcap.validate(spec), true, "valid: " .. require("cjson").encode(spec))
+  T.eq(pcap.validate(spec), true, "valid: " .. require("cjson").encode(spec))
 end
 
 -- misuse raises (a string where a table belongs, unknown options)
-check.ok(not pcall(pcap.create, "simple"), "a non-table spec raises")
-check.ok(not pcall(pcap.create, simple(), { timeuot = 1 }), "an unknown option raises")
-check.ok(not pcall(pcap.get, "not-an-id"), "a malformed id raises")
-check.done()
+T.ok(not pcall(pcap.create, "simple"), "a non-table spec raises")
+T.ok(not pcall(pcap.create, simple(), { timeuot = 1 }), "an unknown option raises")
+T.ok(not pcall(pcap.get, "not-an-id"), "a malformed id raises")
+T.done()

@@ -12,6 +12,10 @@ local T = require "testlib"
 local DIR = T.tmpdir()
 local TOL = 5 -- API seconds of timer lateness tolerated (100 ms real)
 
+-- The time schedules count from: cron times are whole seconds ("@every 20s" after 1000.7 is
+-- 1020, not 1020.7), so expectations count from the whole second a schedule starts in.
+local function start() return math.floor(task.now()) end
+
 -- A job function recording its runs; each run sleeps `busy` seconds.
 local function recorder(busy)
   local r = { runs = {}, active = 0, max_active = 0, canceled = {} }
@@ -32,7 +36,7 @@ end
 
 T.case("fires on schedule, numbers the runs, stops after `runs`", function()
   local s, r = schedule.new(), recorder(0)
-  local t0 = task.now()
+  local t0 = start()
   s:cron("@every 20s", { name = "tick" }, r.fn)
   local summary = s:run { runs = 4 }
   T.eq(summary.reason, "runs", "reason")
@@ -49,7 +53,7 @@ end)
 
 T.case("overlap = skip: a run due while the previous one runs is skipped", function()
   local s, r = schedule.new(), recorder(72)
-  local t0 = task.now()
+  local t0 = start()
   s:cron("@every 30s", { name = "skip", overlap = "skip" }, r.fn)
   local summary = s:run { duration = 170 }
   -- 30: run 1 (to 102); 60, 90 skipped; 120: run 2 (to 192, after the bound); 150 skipped
@@ -63,7 +67,7 @@ end)
 
 T.case("overlap = queue: one run waits and starts when the previous ends", function()
   local s, r = schedule.new(), recorder(70)
-  local t0 = task.now()
+  local t0 = start()
   s:cron("@every 30s", { name = "queue", overlap = "queue" }, r.fn)
   local summary = s:run { duration = 200 }
   -- 30: run 1 (30-100); 60 queued; 90 skipped; 100: run 2 for 60 (100-170); 120 queued;
@@ -80,7 +84,7 @@ end)
 
 T.case("overlap = cancel: the previous run is canceled, then the new one starts", function()
   local s, r = schedule.new(), recorder(48)
-  local t0 = task.now()
+  local t0 = start()
   s:cron("@every 20s", { name = "cancel", overlap = "cancel" }, r.fn)
   local summary = s:run { duration = 70 }
   -- 20: run 1; 40: cancel 1, run 2; 60: cancel 2, run 3 (60-108), which finishes after the bound
@@ -118,7 +122,7 @@ local function catch_up(policy, runs, max)
   local name = policy .. (max or "")
   local path, last = with_state(name, 165)
   local s, r = schedule.new(), recorder(5)
-  local t0 = task.now()
+  local t0 = start()
   s:cron("@every 30s", { name = name, catch_up = policy, catch_up_max = max }, r.fn)
   local summary = s:run { state = path, runs = runs }
   return r, summary.jobs[name], last, t0, path
@@ -165,7 +169,7 @@ end)
 T.case("a state file ahead of the clock is ignored (no catch-up)", function()
   local path = with_state("ahead", -1000)
   local s, r = schedule.new(), recorder(0)
-  local t0 = task.now()
+  local t0 = start()
   s:cron("@every 30s", { name = "ahead", catch_up = "all" }, r.fn)
   s:run { state = path, runs = 1 }
   T.eq(r.runs[1].catch_up, false, "a regular run")

@@ -12,7 +12,7 @@ local fs = require "pcaprun.fs"
 local http = require "pcaprun.http"
 local cjson = require "cjson"
 local emulator = require "pcaprun.emulator"
-local check = require "rtcheck"
+local T = require "testlib"
 
 local n = tonumber(arg[1]) or 100
 local dir = os.tmpname()
@@ -96,18 +96,18 @@ for intent, caps in pairs(by_intent) do
   end
 end
 
-check.eq(ok, n, "every capture finished")
-check.eq(valid, n, "every capture ended as a valid pcap (downloaded or delivered)")
-check.eq(stats.captures.created, n, "the API made exactly one capture per logical capture")
-check.eq(stats.violations.duplicate_creates, 0, "no duplicate creates")
-check.eq(stats.violations.total, 0, "no limit or protocol violations")
+T.eq(ok, n, "every capture finished")
+T.eq(valid, n, "every capture ended as a valid pcap (downloaded or delivered)")
+T.eq(stats.captures.created, n, "the API made exactly one capture per logical capture")
+T.eq(stats.violations.duplicate_creates, 0, "no duplicate creates")
+T.eq(stats.violations.total, 0, "no limit or protocol violations")
 -- The test's own set-up: a quarter of the answers, give or take what chance does to 500 of them.
-check.ok(share > 0.18 and share < 0.35,
+T.ok(share > 0.18 and share < 0.35,
   ("about a quarter of the answers were faulted (%.1f%%)"):format(share * 100))
 local leftovers = 0
 for _, name in ipairs(fs.list(dir) or {}) do
   if not name:match("^simple_%d+%.pcap$") then leftovers = leftovers + 1 end
 end
-check.eq(leftovers, 0, "no .part or other stray files left")
+T.eq(leftovers, 0, "no .part or other stray files left")
 os.execute("rm -rf " .. dir)
-check.done()
+T.done()

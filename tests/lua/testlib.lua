@@ -1,6 +1,6 @@
---- Shared helpers of the Lua tests: checks with clear messages, temporary directories, and
--- the emulator's verdicts (violations, valid pcaps). Not a framework: a failed check raises, the
--- script fails, ctest shows the message and the line.
+--- The Lua tests' one harness: checks with clear messages, temporary directories, and the
+-- emulator's verdicts (violations, valid pcaps). Not a framework: a failed check raises, the
+-- script fails, ctest shows the message and the line; T.done() says how many checks passed.
 local emulator = require "pcaprun.emulator"
 local fs = require "pcaprun.fs"
 local json = require "pcaprun.json"
@@ -59,6 +59,12 @@ end
 function T.match(text, pattern, what)
   check(type(text) == "string" and text:find(pattern) ~= nil,
         "%s: expected to match %s, got %s", what or "text", show(pattern), show(text))
+end
+
+--- T.fails(code, value, err, what): a call that failed with nil, err where err.code is code.
+function T.fails(code, v, err, what)
+  check(v == nil and type(err) == "table" and err.code == code, "%s: expected nil, %s; got %s, %s",
+        what or "call", code, show(v), show(err))
 end
 
 --- T.raises(fn, pattern, what): fn() raises an error whose text matches pattern.

@@ -2,7 +2,7 @@
 -- (ORD, SJC: one slot, so SJC queues behind ORD) and one simple capture (downloaded), and the
 -- points where it waits, told apart by what the emulator, the manifest and the files show.
 --   pcaprun --journal J matrix.lua OUT run              run the campaign; prints its status
---   pcaprun --journal J matrix.lua OUT point POINT      exits 0 when POINT has been reached
+--   pcaprun matrix.lua OUT wait POINT PID               exits 0 once POINT is reached (1: PID ended)
 --   pcaprun --journal J matrix.lua OUT cancel POINT     runs it, cancels its task at POINT
 --   pcaprun --journal J matrix.lua OUT timeout POINT    the call waiting at POINT times out
 -- POINT: queued (a full create waits for the slot the other's capture holds), sent (a create is on the
@@ -78,7 +78,7 @@ local reached = {
 local function declaration()
   return {
     name = NAME, out = out, bucket = BUCKET,
-    full = { colos = { "ORD", "SJC" }, time_limit = 30, packet_limit = 100 },
+    full = { colos = { "ORD", "SJC" }, time_limit = 100, packet_limit = 100 },
     sample = { time_limit = 5, packet_limit = 1000 },
     retry = { attempts = 3, base = 1, cap = 5 },
   }
@@ -97,8 +97,14 @@ if mode == "run" then
   local r = campaign.run(declaration())
   print("STATUS " .. r.status)
   os.exit(r.ok and 0 or 1)
-elseif mode == "point" then
-  os.exit(reached[point]() and 0 or 1)
+elseif mode == "wait" then -- polled from here: one process, however slow its start
+  local pid = arg[4]
+  for _ = 1, 12000 do
+    if reached[point]() then os.exit(0) end
+    if not os.execute("kill -0 " .. pid .. " 2> /dev/null") then os.exit(1) end
+    task.sleep(0.5)
+  end
+  os.exit(1)
 elseif mode == "cancel" then
   local t = task.spawn(campaign.run, declaration())
   wait_for(point)
@@ -116,7 +122,7 @@ elseif mode == "timeout" then
     assert(first:stop())
     assert(first:wait())
   elseif point == "sent" then
-    intent.timeout = 0.5
+    intent.timeout = 50 -- past the admission (the run's first full create lists first), not the answer
     local cap, err = pcap.create(spec, intent)
     print("TIMEOUT " .. tostring(not cap and err.code) .. " " .. tostring(err and err.outcome))
     if err and err.capture then assert(err.capture:wait()) end
