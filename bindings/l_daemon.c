@@ -7,6 +7,7 @@
 #include "journal.h"
 #include "lbind.h"
 #include "lerr.h"
+#include "ljson.h"
 #include "serve.h"
 #include <lauxlib.h>
 #include <stdlib.h>
