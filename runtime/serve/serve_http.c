@@ -7,6 +7,7 @@
  * Bodies are kept up to --max-body (a longer one is read and dropped, then answered 413); a
  * request whose header proof is wrong is not kept at all. Connections are bounded in number and
  * closed when idle. */
+#include "bodybuf.h"
 #include "err.h"
 #include "log.h"
 #include "serve.h"
@@ -24,8 +25,7 @@
 
 typedef struct conn {
   rt_serve_req q;
-  char *body;
-  size_t len, cap;
+  rt_bodybuf body;
   int proof;          /* rt_serve_early_auth: 0 refused (drop the body), 1 or -1 keep it */
 } conn;
 
@@ -45,25 +45,6 @@ static enum MHD_Result reply(struct MHD_Connection *c, int status, const char *t
   enum MHD_Result ok = MHD_queue_response(c, (unsigned)status, r);
   MHD_destroy_response(r);
   return ok;
-}
-
-static int keep(conn *cx, const char *data, size_t n, size_t max) {
-  if (cx->q.too_large || cx->len + n > max) {
-    cx->q.too_large = 1;
-    return 0;
-  }
-  if (cx->len + n + 1 > cx->cap) {
-    size_t cap = cx->cap ? cx->cap : 4096;
-    while (cap < cx->len + n + 1) cap *= 2;
-    char *b = realloc(cx->body, cap);
-    if (!b) return -1;
-    cx->body = b;
-    cx->cap = cap;
-  }
-  memcpy(cx->body + cx->len, data, n);
-  cx->len += n;
-  cx->body[cx->len] = 0;
-  return 0;
 }
 
 static enum MHD_Result get(rt_serve *s, struct MHD_Connection *c, const char *url) {
@@ -100,17 +81,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     cx->q.authorization = header(c, "Authorization");
     cx->proof = cx->q.source >= 0 ? rt_serve_early_auth(s, &cx->q) : 0;
     const char *cl = header(c, "Content-Length");
-    if (cl && strtoull(cl, NULL, 10) > s->cli.max_body) cx->q.too_large = 1;
+    if (cl && strtoull(cl, NULL, 10) > s->cli.max_body) cx->body.too_large = 1;
     return MHD_YES;
   }
   if (*upload_size) { /* a part of the body */
-    if (cx->proof != 0 && keep(cx, upload, *upload_size, s->cli.max_body)) return MHD_NO;
+    if (cx->proof != 0 && rt_bodybuf_append(&cx->body, upload, *upload_size, s->cli.max_body)) return MHD_NO;
     *upload_size = 0;
     return MHD_YES;
   }
   rt_serve_answer a;
-  cx->q.body = cx->body;
-  cx->q.len = cx->len;
+  cx->q.body = cx->body.data;
+  cx->q.len = cx->body.len;
+  cx->q.too_large = cx->body.too_large;
   rt_serve_intake(s, &cx->q, &a);
   return reply(c, a.status, "application/json", a.body, a.retry_after);
 }
@@ -119,7 +101,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
   (void)cls, (void)c, (void)code;
   conn *cx = *con_cls;
   if (cx) {
-    free(cx->body);
+    rt_bodybuf_free(&cx->body);
     free(cx);
   }
   *con_cls = NULL;
