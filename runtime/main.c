@@ -267,6 +267,7 @@ static int run(int argc, char **argv, rt_serve_cli *serve_cli) {
     return 1;
   }
   rt_host_preload(&rt, "pcaprun.emulator", luaopen_pcaprun_emulator);
+  if (serve_cli) rt_host_preload(&rt, "pcaprun.daemon", luaopen_pcaprun_daemon);
   uv_timer_t progress;
   rt_progress_start(&rt, &progress);
   emu_server *emu = NULL;

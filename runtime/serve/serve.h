@@ -83,7 +83,8 @@ typedef struct rt_serve {
 
 /* Starts the daemon on rt's loop: the secrets from the environment, the alerts the journal still
  * holds (queued, or running in a process now gone), the HTTP server; prints the base URL as the
- * first line of stdout; makes pcaprun.daemon requirable. Returns 0, or 2 after printing why. */
+ * first line of stdout. The executable then makes pcaprun.daemon (luaopen_pcaprun_daemon)
+ * requirable, as it does the emulator's module. Returns 0, or 2 after printing why. */
 int rt_serve_start(rt_runtime *rt, const rt_serve_cli *c, rt_serve **out);
 /* Stops the HTTP server and frees the daemon (after the tasks have finished). NULL: no-op. */
 void rt_serve_stop(rt_serve *s);

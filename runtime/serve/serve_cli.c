@@ -3,7 +3,6 @@
  * pcaprun.serve's daemon (stdlib/serve.lua), which reads the routes it declares. */
 #include "err.h"
 #include "journal.h"
-#include "lbind.h"
 #include "log.h"
 #include "serve.h"
 #include <errno.h>
@@ -135,9 +134,8 @@ int rt_serve_start(rt_runtime *rt, const rt_serve_cli *c, rt_serve **out) {
   }
   printf("%s\n", s->url);
   fflush(stdout);
-  lua_pushlightuserdata(rt->L, s);
+  lua_pushlightuserdata(rt->L, s); /* for pcaprun.daemon, which the executable makes requirable */
   lua_setfield(rt->L, LUA_REGISTRYINDEX, "pcaprun.daemon.server");
-  rt_host_preload(rt, "pcaprun.daemon", luaopen_pcaprun_daemon);
   char queued[16];
   snprintf(queued, sizeof queued, "%u", s->qlen);
   rt_log(RT_LOG_INFO, "serve.started", "listening for alerts", "url", s->url, "journal",
