@@ -46,6 +46,18 @@ alert() { "$P" journal --json "$J" > "$work/j.json" && "$P" -e "
   for _, a in ipairs(require('cjson').decode(io.open('$work/j.json'):read('a')).alerts) do
     if a.id == $1 then local v = a['$2']; print(type(v) == 'table' and #v or v) end end"; }
 
+# --- the command line
+t "pcaprun serve --help: the usage, exit 0" "'$P' serve --help | grep -q '^Usage: pcaprun serve \[options\] SCRIPT'"
+"$P" serve --journal "$J" > /dev/null 2> "$work/usage.err"
+t "no SCRIPT: exit 2, saying so" "[[ \$? == 2 ]] && grep -q 'missing SCRIPT' '$work/usage.err'"
+"$P" serve --no-journal "$routes" > /dev/null 2> "$work/usage.err"
+t "--no-journal: refused (exit 2): every alert is recorded" "[[ \$? == 2 ]] && grep -q 'journal' '$work/usage.err'"
+"$P" serve --journal "$J" --listen nowhere:80 "$routes" > /dev/null 2> "$work/usage.err"
+t "a bad --listen: exit 2, naming it" "[[ \$? == 2 ]] && grep -q -- '--listen' '$work/usage.err'"
+echo 'local serve = require "pcaprun.serve"' > "$work/noroute.lua"
+"$P" serve --journal "$J" --listen 127.0.0.1:0 "$work/noroute.lua" > /dev/null 2> "$work/usage.err"
+t "a script without a route: exit 2, saying so" "[[ \$? == 2 ]] && grep -q 'declares no route' '$work/usage.err'"
+
 serve || exit 1
 code=$(curl -s -o "$work/health" -w '%{http_code}' "$SERVE_URL/healthz")
 t "GET /healthz: 200 ok" "[[ $code == 200 && \$(cat '$work/health') == ok ]]"

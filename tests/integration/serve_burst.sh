@@ -87,7 +87,11 @@ echo "# emulator: $created captures created, $violations limit violations"
 t "the account's limits held: 0 violations on the emulator, one capture per run" "[[ $violations == 0 && $created == $TARGETS ]]"
 growth=$(( (hwm - rss_start) / 1024 ))
 echo "# memory: RSS at start $((rss_start / 1024)) MiB, peak $((hwm / 1024)) MiB (+$growth MiB); burst: $(field .burst_seconds) s for the first round, $(field .seconds) s in all, $(field .retried) resends"
-t "bounded memory: the peak at most $MAX_MIB MiB over the start" "[[ $growth -le $MAX_MIB ]]"
+if ldd "$P" | grep -q libasan; then # its quarantine keeps freed memory (256 MiB): nothing to measure
+  echo "# the memory bound is not checked under AddressSanitizer (make test checks it)"
+else
+  t "bounded memory: the peak at most $MAX_MIB MiB over the start" "[[ $growth -le $MAX_MIB ]]"
+fi
 stop_serve TERM
 t "SIGTERM: a clean exit" "[[ $? == 0 ]]"
 exit $fail
