@@ -21,7 +21,7 @@ PCAPRUN=$P
 work=$(mktemp -d)
 source "$src/tests/integration/lib/emulator.sh"
 source "$src/tests/integration/lib/serve.sh"
-trap 'stop_serve KILL; stop_emulator; rm -rf "$work"' EXIT
+trap 'stop_serve KILL || true; stop_emulator; rm -rf "$work"' EXIT
 out=${2:-$work/rows}
 mkdir -p "$out"
 start_emulator "$work" --config '{"sample_limit":false, "full_limit":false, "rate_limit":false, "simple_duration":0}'
