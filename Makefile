@@ -12,10 +12,15 @@ SKIPS = rc=$$?; $(CURDIR)/tests/skipped.sh $(JUNIT); exit $$rc
 # SDK check) count as present when the commands are, however they were installed.
 DEB_PACKAGES = build-essential cmake pkg-config liblua5.4-dev lua5.4 lua-cjson-dev libuv1-dev \
   libcurl4-openssl-dev libssl-dev libmicrohttpd-dev libjansson-dev libsqlite3-dev libpcap-dev libexpat1-dev \
-  tshark wireshark-common tcpdump lua-check curl valgrind clang libclang-rt-dev ca-certificates time
+  tshark wireshark-common tcpdump lua-check curl valgrind clang libclang-rt-dev ca-certificates time \
+  dpkg-dev debootstrap
 DEB_COMMANDS = node:nodejs npm:npm
 
-.PHONY: all deps build demo test soak test-asan test-valgrind bench fuzz lint clean
+PREFIX     ?= /usr/local
+DESTDIR    ?=
+
+.PHONY: all deps build demo test soak test-asan test-valgrind bench bench-serve fuzz lint install package \
+  package-check clean
 
 all: build
 
@@ -63,6 +68,21 @@ test-valgrind: build
 
 bench: build
 	./tests/bench/run.sh $(BUILD)
+
+bench-serve: build
+	./tests/bench/serve.sh $(BUILD)
+
+# Installs under PREFIX; DESTDIR stages it (a packager's root), e.g. make install DESTDIR=/tmp/stage
+install: build
+	DESTDIR=$(DESTDIR) cmake --install $(BUILD) --prefix $(PREFIX)
+
+# The Debian package (CPack, Depends from dpkg-shlibdeps) in $(BUILD); package-check installs it
+# with dpkg -i into a fresh Debian 12 root (debootstrap) and runs it there (tests/package).
+package: build
+	cd $(BUILD) && cpack -G DEB
+
+package-check: package
+	./tests/package/deb_check.sh $(BUILD)
 
 fuzz: deps
 	./tests/fuzz/run.sh

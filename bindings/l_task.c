@@ -100,6 +100,9 @@ enum { JOIN_ONE, WAIT_ALL, WAIT_ANY };
 static int join_k(lua_State *L, int status, lua_KContext ctx) {
   (void)status;
   rt_multiwait *mw = lua_touserdata(L, -1);
+  /* wait_any ends with the first task: the others' nodes must leave their watcher lists now,
+   * before this userdata can be collected (their end would otherwise write into freed memory) */
+  if (mw) multiwait_cancel(&mw->w, 0);
   if (mw && mw->w.rc == RT_ECANCELED) return l_raise_canceled(L);
   if (mw && mw->w.rc == RT_ETIMEDOUT) return l_failrc(L, RT_ETIMEDOUT, "task.wait", "timed out waiting for tasks");
   int first = mw ? mw->first : 0;
@@ -216,18 +219,26 @@ static int signal_k(lua_State *L, int status, lua_KContext ctx) {
   rt_sigwait *sw = lua_touserdata(L, -1);
   if (sw->w.rc == RT_ECANCELED) return l_raise_canceled(L);
   if (sw->w.rc == RT_ETIMEDOUT) return l_failrc(L, RT_ETIMEDOUT, "task.signal", "no signal before the timeout");
-  lua_pushstring(L, sw->w.rc == SIGINT ? "SIGINT" : "SIGTERM");
+  lua_pushstring(L, sw->w.rc == SIGINT ? "SIGINT" : sw->w.rc == SIGHUP ? "SIGHUP" : "SIGTERM");
   return 1;
 }
 
-/* task.signal([timeout]) -> "SIGINT" | "SIGTERM" | nil, TIMEOUT err
- * Waits for SIGINT or SIGTERM. While any task waits here, a signal is delivered to those tasks
- * (for a clean shutdown) instead of canceling every task. [-0|1, +1|2, y] */
+/* task.signal([timeout] [, {hangup = true}]) -> "SIGINT" | "SIGTERM" | "SIGHUP" | nil, TIMEOUT err
+ * Waits for SIGINT or SIGTERM (and, with hangup, SIGHUP: caught from then on, and delivered only
+ * to such waiters). While any task waits here, a signal is delivered to those tasks (for a clean
+ * shutdown) instead of canceling every task. [-0|2, +1|2, y] */
 static int l_signal(lua_State *L) {
   rt_task *t = l_current_task(L, "task.signal");
   int64_t timeout = l_opt_timeout(L, 1, "timeout");
+  int hangup = 0;
+  if (!lua_isnoneornil(L, 2)) {
+    luaL_checktype(L, 2, LUA_TTABLE);
+    hangup = lua_getfield(L, 2, "hangup") != LUA_TNIL && lua_toboolean(L, -1);
+    lua_pop(L, 1);
+  }
   rt_sigwait *sw = lua_newuserdatauv(L, sizeof *sw, 0);
   memset(sw, 0, sizeof *sw);
+  sw->hangup = hangup;
   sw->w.cancel = sigwait_cancel;
   sw->w.what = "a signal";
   sw->w.timeout_rc = RT_ETIMEDOUT;

@@ -1,7 +1,7 @@
 /* The journal's file, schema and records: opening (mode 0600, WAL, busy timeout, versioned
  * schema, migration from older formats), the statements, process names and liveness, captures,
  * downloads, lookups and script values. Intents and the limits shared between processes are in
- * journal_share.c. */
+ * journal_share.c, a daemon's alerts in journal_alerts.c. */
 #include "err.h"
 #include "fsutil.h"
 #include "journal_internal.h"
@@ -55,6 +55,22 @@ static const char schema_budget[] =
   "CREATE TABLE budget("                     /* one row per request in the window or in flight */
   "  id INTEGER PRIMARY KEY, principal TEXT NOT NULL, owner TEXT, at REAL);"
   "CREATE INDEX budget_principal ON budget(principal, at);";
+/* Format 3 over format 2: alerts a daemon (pcaprun serve) accepted, and the playbook runs they
+ * started (journal_alerts.c). */
+static const char schema_alerts[] =
+  "CREATE TABLE alerts("
+  "  id INTEGER PRIMARY KEY, source TEXT NOT NULL,"
+  "  dedup TEXT NOT NULL,"                   /* the delivery's key: a redelivery is the same row */
+  "  received REAL NOT NULL, payload TEXT NOT NULL,"
+  "  state TEXT NOT NULL DEFAULT 'queued',"  /* queued, running, then done, failed, skipped */
+  "  owner TEXT,"                            /* the process running its playbook */
+  "  runs INTEGER NOT NULL DEFAULT 0,"       /* playbook runs started (more than 1: resumed) */
+  "  started REAL, finished REAL, kind TEXT, correlation TEXT, target TEXT, note TEXT,"
+  "  captures TEXT NOT NULL DEFAULT '[]',"   /* ids of the captures its runs made (JSON) */
+  "  UNIQUE(source, dedup));"
+  "CREATE INDEX alerts_state ON alerts(state, id);"
+  "CREATE INDEX alerts_correlation ON alerts(source, correlation);"
+  "CREATE INDEX alerts_target ON alerts(target, started);";
 static const char migrate_1_2[] =
   "ALTER TABLE intents ADD COLUMN sent INTEGER NOT NULL DEFAULT 1;"
   "ALTER TABLE accounts ADD COLUMN paused_until REAL NOT NULL DEFAULT 0;"
@@ -118,6 +134,21 @@ static const char *const sql[JS_COUNT] = {
   [JS_KV_PUT] = "INSERT INTO kv(key, value, updated) VALUES(?1, ?2, ?3) ON CONFLICT(key)"
                 " DO UPDATE SET value = excluded.value, updated = excluded.updated",
   [JS_KV_DEL] = "DELETE FROM kv WHERE key = ?1",
+  [JS_ALERT_ADD] = "INSERT INTO alerts(source, dedup, received, payload) VALUES(?1, ?2, ?3, ?4)"
+                   " ON CONFLICT(source, dedup) DO NOTHING",
+  [JS_ALERT_ID] = "SELECT id FROM alerts WHERE source = ?1 AND dedup = ?2",
+  [JS_ALERT_GET] = "SELECT id, source, received, payload, state, owner, runs, started, finished, kind,"
+                   " correlation, target, note, captures FROM alerts WHERE id = ?1",
+  [JS_ALERT_CLAIM] = "UPDATE alerts SET state = 'running', owner = ?2, runs = runs + 1, started = ?3,"
+                     " kind = ?4, correlation = ?5, target = ?6 WHERE id = ?1",
+  [JS_ALERT_FINISH] = "UPDATE alerts SET state = ?2, owner = NULL, finished = ?3, note = ?4,"
+                      " kind = coalesce(kind, ?5), correlation = coalesce(correlation, ?6),"
+                      " target = coalesce(target, ?7) WHERE id = ?1",
+  [JS_ALERT_CAPTURE] = "UPDATE alerts SET captures = json_insert(captures, '$[#]', ?2) WHERE id = ?1"
+                       " AND NOT EXISTS (SELECT 1 FROM json_each(alerts.captures) WHERE value = ?2)",
+  [JS_ALERT_PENDING] = "SELECT id, owner FROM alerts WHERE state IN ('queued', 'running') ORDER BY id",
+  [JS_ALERT_RELATED] = "SELECT id FROM alerts WHERE source = ?1 AND correlation = ?2 ORDER BY id",
+  [JS_ALERT_LAST] = "SELECT max(started) FROM alerts WHERE target = ?1 AND id != ?2",
 };
 
 /* ---- statements ---- */
@@ -348,12 +379,14 @@ static int user_version(rt_journal *j) {
   return int_query(j, "PRAGMA user_version", &v) ? -1 : v;
 }
 
-/* Brings a new, empty journal (from 0) or one of format 1 to the current format, marked as ours,
- * in one transaction that another process making or migrating the same journal waits for. */
+/* Brings a new, empty journal (from 0) or one of an older format (1, 2) to the current format,
+ * marked as ours, in one transaction that another process making or migrating the same journal
+ * waits for. */
 static int upgrade(rt_journal *j, int from) {
-  char text[sizeof schema + sizeof schema_budget + sizeof migrate_1_2 + 96];
-  snprintf(text, sizeof text, "%s %s PRAGMA user_version=%d; PRAGMA application_id=%d;",
-           from == 0 ? schema : migrate_1_2, schema_budget, RT_JOURNAL_VERSION, APPLICATION_ID);
+  char text[sizeof schema + sizeof schema_budget + sizeof migrate_1_2 + sizeof schema_alerts + 96];
+  snprintf(text, sizeof text, "%s %s %s PRAGMA user_version=%d; PRAGMA application_id=%d;",
+           from == 0 ? schema : from == 1 ? migrate_1_2 : "", from < 2 ? schema_budget : "", schema_alerts,
+           RT_JOURNAL_VERSION, APPLICATION_ID);
   int rc = exec_sql(j, "BEGIN IMMEDIATE");
   if (rc == 0 && user_version(j) == from) rc = exec_sql(j, text);
   if (rc == 0) rc = exec_sql(j, "COMMIT");

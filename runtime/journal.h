@@ -22,7 +22,10 @@
  *   budget     the request budget of each credential identity ("principal"): one row per request
  *              sent in the last window or in flight, shared by every process and account;
  *   kv         small values scripts keep across runs (schedule state), and the key that makes
- *              credential fingerprints.
+ *              credential fingerprints;
+ *   alerts     (not per account) alerts a daemon accepted (pcaprun serve): source, the
+ *              delivery's dedup key, the payload as received, and the playbook runs they started
+ *              (state, process, times, the captures they made).
  *
  * Processes are named "BOOTID:PID:STARTTIME" (boot id and start time from /proc), so a pid reused
  * after a crash or a reboot never passes for the process that wrote a row. Rows of a process that
@@ -40,7 +43,7 @@
 #include "rt.h"
 #include "spec.h"
 
-#define RT_JOURNAL_VERSION 2
+#define RT_JOURNAL_VERSION 3
 /* Real seconds after a process is first seen gone before what it had in flight is resolved by
  * listing: a create it sent just before dying may still be reaching the API. */
 #define RT_JOURNAL_GRACE 2.0
@@ -205,6 +208,45 @@ json_t *rt_journal_download_info(rt_journal *j, const char *path);
 json_t *rt_journal_get(rt_journal *j, const char *key);
 /* Stores value under key (NULL deletes). */
 int rt_journal_set(rt_journal *j, const char *key, const json_t *value);
+
+/* ---- alerts a daemon accepted (journal_alerts.c) ---- */
+
+/* One alert to record: its source ("cloudflare", ...), the delivery's dedup key and the payload as
+ * received (JSON text, no secret). Out: its row id, and whether it was recorded before. */
+typedef struct rt_jalert_in {
+  const char *source, *dedup, *payload;
+  int64_t id;
+  int duplicate;
+} rt_jalert_in;
+/* Records n alerts in one transaction, durably (synchronous=FULL: on disk, power loss included,
+ * when this returns 0), so that a sender told "accepted" never loses one. A redelivery (same
+ * source and dedup key) changes nothing and comes back as a duplicate with the first one's id. */
+int rt_journal_alerts_add(rt_journal *j, rt_jalert_in *in, int n);
+
+/* A playbook run starts for alert id, with what the daemon made of it (kind, correlation id,
+ * target; NULL when none). *claimed is 1 when the alert was queued, or running in a process now
+ * gone (run again: runs counts it), and is now this process's; 0 when another live process runs
+ * it or it has finished. */
+int rt_journal_alert_claim(rt_journal *j, int64_t id, const char *kind, const char *correlation, const char *target,
+                           int *claimed);
+/* The alert is handled: state "done", "failed" or "skipped" (never run: the cooldown, no route,
+ * dry run), with a note for people (NULL: none), and what the daemon made of it when it never
+ * claimed it. */
+int rt_journal_alert_finish(rt_journal *j, int64_t id, const char *state, const char *note, const char *kind,
+                            const char *correlation, const char *target);
+/* A run of alert id made capture capture_id (recorded once). */
+int rt_journal_alert_capture(rt_journal *j, int64_t id, const char *capture_id);
+/* The alert: {id, source, received, payload (text), state, owner_running (while it has an
+ * owner), runs, started, finished, kind, correlation, target, note, captures: [ids]}, or NULL. */
+json_t *rt_journal_alert_get(rt_journal *j, int64_t id);
+/* Alerts still to handle, oldest first: queued, or running in a process now gone. Writes at
+ * most max ids into ids and their number into *n. */
+int rt_journal_alerts_pending(rt_journal *j, int64_t *ids, int max, int *n);
+/* Ids of the alerts of `source` with this correlation id (a START and its END), oldest first. */
+int rt_journal_alerts_related(rt_journal *j, const char *source, const char *correlation, int64_t *ids, int max,
+                              int *n);
+/* When a playbook run last started for `target` for another alert than `except` (epoch s), or 0. */
+int rt_journal_alert_last(rt_journal *j, const char *target, int64_t except, double *when);
 
 /* ---- the command line: pcaprun journal PATH [--json] [--clear-pauses] ---- */
 int rt_journal_main(int argc, char **argv);

@@ -1,6 +1,6 @@
 /* Shared by the journal's files: journal.c (the file, the schema, statements, processes,
- * records), journal_share.c (intents and the limits shared between processes) and
- * journal_show.c (the command line). */
+ * records), journal_share.c (intents and the limits shared between processes),
+ * journal_alerts.c (a daemon's alerts) and journal_show.c (the command line). */
 #ifndef PCAPRUN_JOURNAL_INTERNAL_H
 #define PCAPRUN_JOURNAL_INTERNAL_H
 #include "apiparse.h"
@@ -20,6 +20,8 @@ enum {
   JS_BUDGET_PRUNE,
   JS_DL_PUT, JS_DL_GET, JS_DL_OF,
   JS_KV_GET, JS_KV_PUT, JS_KV_DEL,
+  JS_ALERT_ADD, JS_ALERT_ID, JS_ALERT_GET, JS_ALERT_CLAIM, JS_ALERT_FINISH, JS_ALERT_CAPTURE,
+  JS_ALERT_PENDING, JS_ALERT_RELATED, JS_ALERT_LAST,
   JS_COUNT
 };
 

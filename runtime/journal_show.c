@@ -1,7 +1,7 @@
 /* pcaprun journal PATH [--json]: what a journal holds, per account — the limits shared between
  * processes (simple-create rate, full-capture slot), intents grouped by campaign (the part of the
- * intent before its first '.'), captures and their states, downloads and their files — and the
- * values scripts keep. Text for people, --json for programs. Opens the journal without changing
+ * intent before its first '.'), captures and their states, downloads and their files — the
+ * alerts a daemon accepted (pcaprun serve) and the values scripts keep. Text for people, --json for programs. Opens the journal without changing
  * it. */
 #include "err.h"
 #include "journal_internal.h"
@@ -14,7 +14,8 @@ static const char usage[] =
   "       pcaprun journal [PATH] --clear-pauses\n"
   "Prints what a pcaprun journal holds (the default journal without PATH): per account, the\n"
   "shared limits (simple-create rate, a pause the API asked for, full-capture slot), intents and\n"
-  "the captures they made (by campaign), downloads, and the values scripts keep (schedules).\n"
+  "the captures they made (by campaign), downloads, the alerts pcaprun serve accepted and the\n"
+  "playbook runs they started, and the values scripts keep (schedules).\n"
   "--json prints the same as one JSON object. --clear-pauses forgets every pause the API asked\n"
   "for (a 429's retry-after), which every process sharing the journal otherwise waits out.\n";
 
@@ -72,6 +73,15 @@ static json_t *gather(const rt_journal *j) {
     json_object_del(a, "id");
   }
   json_object_set_new(root, "accounts", accts);
+  json_t *alerts = rows(j, "SELECT id, source, state, runs, kind, correlation, target, note, captures, received,"
+                           " started, finished, owner FROM alerts ORDER BY id", 0);
+  json_array_foreach(alerts, i, a) { /* the ids of the captures each made, as a list */
+    const char *text = json_string_value(json_object_get(a, "captures"));
+    json_t *ids = text ? json_loads(text, 0, NULL) : NULL;
+    json_object_set_new(a, "captures", json_is_array(ids) ? ids : json_array());
+    if (!json_is_array(ids)) json_decref(ids);
+  }
+  json_object_set_new(root, "alerts", alerts);
   json_t *values = json_object(), *kv = rows(j, "SELECT key, value FROM kv ORDER BY key", 0), *row;
   json_array_foreach(kv, i, row) {
     const char *text = json_string_value(json_object_get(row, "value"));
@@ -182,6 +192,15 @@ static void print_text(const json_t *root) {
              b1, str(x, "path"));
     }
   }
+  json_t *alerts = json_object_get(root, "alerts");
+  size_t nalerts = json_array_size(alerts);
+  printf("\nalerts (pcaprun serve): %zu\n", nalerts);
+  if (nalerts) printf("  %-6s %-12s %-8s %4s %-28s %-20s %s\n", "ID", "SOURCE", "STATE", "RUNS", "KIND", "TARGET", "NOTE");
+  json_array_foreach(alerts, i, x) /* the latest 20 */
+    if (i + 20 >= nalerts)
+      printf("  %-6lld %-12s %-8s %4lld %-28s %-20s %s\n", (long long)json_integer_value(json_object_get(x, "id")),
+             str(x, "source"), str(x, "state"), (long long)json_integer_value(json_object_get(x, "runs")),
+             str(x, "kind"), str(x, "target"), str(x, "note"));
   json_t *values = json_object_get(root, "values");
   printf("\nvalues: %zu\n", json_object_size(values));
   const char *key;

@@ -10,6 +10,7 @@
 #include <jansson.h>
 #include "rt.h"
 #include "scheduler.h"
+#include "serve.h"
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -23,6 +24,7 @@ static const char usage_text[] =
   "       pcaprun journal [PATH] [--json] show what a journal holds\n"
   "       pcaprun pcap stats|top|merge|filter|slice|split FILE... [--json]\n"
   "                                      answers from capture files (see: pcaprun pcap --help)\n"
+  "       pcaprun serve [options] SCRIPT  run playbooks when alerts arrive (see: pcaprun serve --help)\n"
   "\n"
   "Runs a Lua 5.4 script that drives Cloudflare's PCAPs API (packet captures). API calls look\n"
   "synchronous to the script; the runtime runs many at once and keeps every API limit.\n"
@@ -68,6 +70,7 @@ typedef struct cli {
   int emulate, no_journal;
   int argc;
   char **argv;
+  rt_serve_cli *serve;    /* pcaprun serve: its own options, else NULL */
 } cli;
 
 static int usage_error(const char *fmt, const char *arg) {
@@ -93,7 +96,8 @@ static int parse_int(const char *s, int lo, int hi, int *out) {
   return 0;
 }
 
-static int takes_value(const char *a) {
+static int takes_value(const cli *c, const char *a) {
+  if (c->serve && rt_serve_option_kind(a) == 1) return 1;
   static const char *const names[] = {
     "-e", "--emulator-config", "--journal", "--time-scale", "--sample-interval", "--full-slots",
     "--api-budget", "--max-waiters", "--retries", "--http-timeout", "--max-memory", "--log-format",
@@ -113,13 +117,14 @@ static int parse_args(int argc, char **argv, rt_options *o, cli *c) {
     const char *eq = strncmp(a, "--", 2) ? NULL : strchr(a, '=');
     if (eq && (size_t)(eq - a) < sizeof name) { /* --name=value */
       snprintf(name, sizeof name, "%.*s", (int)(eq - a), a);
-      if (!takes_value(name)) return usage_error("unknown option %s", a);
+      if (!takes_value(c, name)) return usage_error("unknown option %s", a);
       a = name;
       v = eq + 1;
       i--; /* the value is not the next argument */
     }
     if (strcmp(a, "--") == 0) { i++; break; }
-    if (!strcmp(a, "-h") || !strcmp(a, "--help")) { fputs(usage_text, stdout); return 0; }
+    if (!strcmp(a, "-h") || !strcmp(a, "--help")) { fputs(c->serve ? rt_serve_usage : usage_text, stdout); return 0; }
+    if (c->serve && rt_serve_option_kind(a) == 0) { rt_serve_option(c->serve, a, NULL); continue; }
     if (!strcmp(a, "--version")) { printf("pcaprun %s\n", PCAPRUN_VERSION); return 0; }
     if (!strcmp(a, "--emulate")) { c->emulate = 1; continue; }
     if (!strcmp(a, "--no-journal")) { c->no_journal = 1; continue; }
@@ -127,9 +132,14 @@ static int parse_args(int argc, char **argv, rt_options *o, cli *c) {
     if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) { o->log_level = RT_LOG_DEBUG; continue; }
     if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) { o->log_level = RT_LOG_WARN; continue; }
     /* options with a value */
-    if (!takes_value(a)) return usage_error("unknown option %s", a);
+    if (!takes_value(c, a)) return usage_error("unknown option %s", a);
     if (!v) return usage_error("option %s needs a value", a);
     i++;
+    if (c->serve && rt_serve_option_kind(a) == 1) {
+      if (rt_serve_option(c->serve, a, v)) return 2;
+      continue;
+    }
+    if (!strcmp(a, "-e") && c->serve) return usage_error("%s", "pcaprun serve runs a SCRIPT file (it reads it again on SIGHUP)");
     if (!strcmp(a, "-e")) { c->chunk = v; i++; break; }
     if (!strcmp(a, "--emulator-config")) c->emu_config = v;
     else if (!strcmp(a, "--journal")) c->journal = v;
@@ -214,13 +224,17 @@ static emu_server *start_emulator(rt_runtime *rt, const char *user_config) {
  * emulator forgets everything when the run ends: there would be nothing to resume). Returns 0,
  * or 2 when the journal asked for cannot be used. */
 static int open_journal(rt_runtime *rt, const cli *c) {
-  if (c->no_journal || (c->emulate && !c->journal)) return 0;
-  if (!c->journal) {
+  if (c->serve && c->no_journal) return usage_error("%s", "pcaprun serve records every alert in a journal: drop --no-journal");
+  if (c->no_journal || (c->emulate && !c->journal && !c->serve)) return 0;
+  char *fallback = !c->journal && c->serve ? rt_journal_default_path() : NULL; /* a daemon needs it now */
+  if (!c->journal && !fallback) {
     rt->journal_default = rt_journal_default_path();
     return 0;
   }
   char err[512];
-  if (rt_journal_open(c->journal, 0, &rt->journal, err, sizeof err) == 0) return 0;
+  int rc = rt_journal_open(c->journal ? c->journal : fallback, 0, &rt->journal, err, sizeof err);
+  free(fallback);
+  if (rc == 0) return 0;
   fprintf(stderr, "pcaprun: --journal: %s\n", err);
   return 2;
 }
@@ -230,14 +244,13 @@ static void close_loop(uv_loop_t *loop) {
   for (int i = 0; i < 100 && uv_loop_close(loop) == UV_EBUSY; i++) uv_run(loop, UV_RUN_NOWAIT);
 }
 
-int main(int argc, char **argv) {
-  if (argc > 1 && strcmp(argv[1], "emulator") == 0) return emu_main(argc - 1, argv + 1);
-  if (argc > 1 && strcmp(argv[1], "journal") == 0) return rt_journal_main(argc - 1, argv + 1);
-  if (argc > 1 && strcmp(argv[1], "pcap") == 0) return rt_pcap_main(argc - 1, argv + 1);
+/* `pcaprun [options] SCRIPT`, or with `serve`, the daemon: the same runtime, with the daemon's
+ * HTTP server on the loop and pcaprun.serve's daemon as the main task (it runs the script). */
+static int run(int argc, char **argv, rt_serve_cli *serve_cli) {
   rt_runtime rt;
   memset(&rt, 0, sizeof rt);
   rt_options_default(&rt.opt);
-  cli c = {0};
+  cli c = {.serve = serve_cli};
   int rc = parse_args(argc, argv, &rt.opt, &c);
   if (rc >= 0) return rc;
   rt_log_setup(rt.opt.log_format, rt.opt.log_level, rt.opt.progress);
@@ -254,19 +267,25 @@ int main(int argc, char **argv) {
     return 1;
   }
   rt_host_preload(&rt, "pcaprun.emulator", luaopen_pcaprun_emulator);
+  if (serve_cli) rt_host_preload(&rt, "pcaprun.daemon", luaopen_pcaprun_daemon);
   uv_timer_t progress;
   rt_progress_start(&rt, &progress);
   emu_server *emu = NULL;
+  rt_serve *daemon = NULL;
   int code = 1;
   if (open_journal(&rt, &c)) code = 2;
   else if (c.emulate && !(emu = start_emulator(&rt, c.emu_config))) code = 2;
-  else if ((rc = rt_host_start(&rt, c.script, c.chunk, c.argc, c.argv)) == 0) code = rt_sched_run(&rt);
+  else if (c.serve && rt_serve_start(&rt, c.serve, &daemon)) code = 2;
+  else if (c.serve && (rc = rt_host_start(&rt, NULL, "return require('pcaprun.serve').daemon(...)", c.argc + 1,
+                                          c.argv - 1)) == 0) code = rt_sched_run(&rt);
+  else if (!c.serve && (rc = rt_host_start(&rt, c.script, c.chunk, c.argc, c.argv)) == 0) code = rt_sched_run(&rt);
   else code = rc == RT_ENOTFOUND ? 2 : 1;
   /* Shutdown: every task has finished, so no task owns a call any more.
    * Lua goes first, then what the runtime still runs on its own, then the loop. */
   rt.closing = 1;
   rt_progress_stop(&progress);
   rt_host_close(&rt);
+  rt_serve_stop(daemon);
   rt_accounts_close(&rt);
   rt_journal_close(rt.journal);
   rt.journal = NULL;
@@ -276,4 +295,14 @@ int main(int argc, char **argv) {
   close_loop(&loop);
   emu_stop(emu);
   return code;
+}
+
+int main(int argc, char **argv) {
+  if (argc > 1 && strcmp(argv[1], "emulator") == 0) return emu_main(argc - 1, argv + 1);
+  if (argc > 1 && strcmp(argv[1], "journal") == 0) return rt_journal_main(argc - 1, argv + 1);
+  if (argc > 1 && strcmp(argv[1], "pcap") == 0) return rt_pcap_main(argc - 1, argv + 1);
+  rt_serve_cli serve;
+  rt_serve_cli_default(&serve);
+  if (argc > 1 && strcmp(argv[1], "serve") == 0) return run(argc - 1, argv + 1, &serve);
+  return run(argc, argv, NULL);
 }

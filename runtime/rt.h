@@ -49,6 +49,8 @@ typedef struct rt_runtime {
   rt_list signal_waiters; /* tasks parked in task.signal() */
   uv_async_t sigasync;    /* wakes the loop from the SIGINT/SIGTERM handler */
   int signals_seen;       /* signals the loop has handled */
+  int hangups_seen;       /* SIGHUPs the loop has handled */
+  int hangup_caught;      /* SIGHUP is caught (a task waited for it) */
   uv_timer_t report_timer; /* after a first signal: says what the run still waits for */
   uint64_t resumed_ns;    /* when the running task was last resumed (runaway detection) */
   int closing;            /* shutting down: no new work */

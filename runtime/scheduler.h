@@ -60,6 +60,7 @@ struct rt_task {
 typedef struct rt_sigwait {
   rt_wait w;
   rt_list link;          /* in rt->signal_waiters */
+  int hangup;            /* SIGHUP wakes it too */
 } rt_sigwait;
 
 /* One task waiting for others (join, wait_any, wait_all). */
@@ -125,7 +126,8 @@ int rt_task_finished(const rt_task *t);
 int rt_sched_run(rt_runtime *rt);
 
 /* ---- signals (scheduler_signals.c) ---- */
-/* Catches SIGINT and SIGTERM. The first is delivered on the loop: to the tasks parked in
+/* Catches SIGINT and SIGTERM (and SIGHUP once a waiter asks for it: it wakes only such waiters,
+ * with rc SIGHUP). The first is delivered on the loop: to the tasks parked in
  * task.signal() if any (a clean shutdown), else by canceling every task, saying what the run
  * still waits for and how long that can take. A second one runs the scripts' abort hooks (which
  * record the run as canceled) and exits; a third exits at once. A task that keeps the loop busy
@@ -133,7 +135,8 @@ int rt_sched_run(rt_runtime *rt);
  * always works. */
 void rt_signals_init(rt_runtime *rt);
 void rt_signals_close(rt_runtime *rt);
-/* Adds or removes a task.signal() waiter; while any waits, the signal handle keeps the loop alive. */
+/* Adds or removes a task.signal() waiter; while any waits, the signal handle keeps the loop alive.
+ * A waiter with `hangup` set makes SIGHUP caught from then on. */
 void rt_sched_sigwait_add(rt_runtime *rt, rt_sigwait *sw);
 void rt_sched_sigwait_remove(rt_runtime *rt, rt_sigwait *sw);
 

@@ -2,6 +2,7 @@
  * (emu_pipeline.c), and replies out (JSON, files, ranges); starting and stopping the server.
  * One thread per connection, so a "slow" fault sleeps without holding anyone else up. */
 #define _XOPEN_SOURCE 700 /* nftw */
+#include "bodybuf.h"
 #include "emu_internal.h"
 #include "fsutil.h"
 #include <arpa/inet.h>
@@ -21,11 +22,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Per-connection request state: the body as it arrives. */
+/* Per-connection request state: the body as it arrives (past max_body: dropped, then 413). */
 typedef struct conn_ctx {
-  char *body;
-  size_t len, cap;
-  int too_large;
+  rt_bodybuf body;
 } conn_ctx;
 
 /* ---- sending ---- */
@@ -184,25 +183,6 @@ static enum MHD_Result send_reply(emu_server *s, struct MHD_Connection *c, emu_r
 
 /* ---- libmicrohttpd callbacks ---- */
 
-static int append_body(conn_ctx *cx, const char *data, size_t n, size_t max) {
-  if (cx->too_large || cx->len + n > max) {
-    cx->too_large = 1; /* keep reading, drop the bytes, answer 413 at the end */
-    return 0;
-  }
-  if (cx->len + n + 1 > cx->cap) {
-    size_t cap = cx->cap ? cx->cap * 2 : 1024;
-    while (cap < cx->len + n + 1) cap *= 2;
-    char *b = realloc(cx->body, cap);
-    if (!b) return -1;
-    cx->body = b;
-    cx->cap = cap;
-  }
-  memcpy(cx->body + cx->len, data, n);
-  cx->len += n;
-  cx->body[cx->len] = 0;
-  return 0;
-}
-
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version, const char *upload,
                                   size_t *upload_size, void **con_cls) {
@@ -214,7 +194,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     *con_cls = cx;
     const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
     pthread_mutex_lock(&s->mu);
-    if (cl && strtoull(cl, NULL, 10) > (unsigned long long)s->cfg.max_body) cx->too_large = 1;
+    if (cl && strtoull(cl, NULL, 10) > (unsigned long long)s->cfg.max_body) cx->body.too_large = 1;
     pthread_mutex_unlock(&s->mu);
     return MHD_YES;
   }
@@ -222,7 +202,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     pthread_mutex_lock(&s->mu);
     size_t max = (size_t)s->cfg.max_body;
     pthread_mutex_unlock(&s->mu);
-    if (append_body(cx, upload, *upload_size, max)) return MHD_NO;
+    if (rt_bodybuf_append(&cx->body, upload, *upload_size, max)) return MHD_NO;
     *upload_size = 0;
     return MHD_YES;
   }
@@ -230,8 +210,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
   emu_reply r;
   emu_pcap_params pcap;
   emu_reply_init(&r, &pcap);
-  emu_request q = {.method = method, .body = cx->body, .body_len = cx->len,
-                   .too_large = cx->too_large};
+  emu_request q = {.method = method, .body = cx->body.data, .body_len = cx->body.len,
+                   .too_large = cx->body.too_large};
   q.authorization = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
   q.auth_email = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Auth-Email");
   q.auth_key = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Auth-Key");
@@ -252,7 +232,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
   (void)cls, (void)c, (void)code;
   conn_ctx *cx = *con_cls;
   if (cx) {
-    free(cx->body);
+    rt_bodybuf_free(&cx->body);
     free(cx);
   }
   *con_cls = NULL;

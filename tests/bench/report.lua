@@ -1,6 +1,7 @@
 -- The benchmark table: reads what run.sh measured in DIR, prints one aligned table (metric,
 -- pcaprun, baseline, ratio, target, verdict) and writes it, with every raw figure, as JSON.
---   lua5.4 report.lua DIR OUT.json [pcap|objstore]   (only pcap.sh's, or objstore.sh's, rows)
+--   lua5.4 report.lua DIR OUT.json [pcap|objstore|serve]   (only pcap.sh's, objstore.sh's or
+--                                                           serve.sh's rows)
 local cjson = require "cjson"
 local dir, outpath = arg[1], arg[2]
 
@@ -187,12 +188,31 @@ local function objstore_rows()
     function(p) return p < 32 end)
 end
 
-if arg[3] ~= "pcap" and arg[3] ~= "objstore" then
+-- 10. pcaprun serve (serve.sh): alert -> 202 -> the playbook's create, alerts per second.
+local function serve_rows()
+  local sv = read_json("serve.json")
+  raw.serve = sv
+  local ms = 1000
+  row(("serve: POST -> 202, p50 ms (vs GET /healthz, %d alerts one at a time)"):format(sv.alerts),
+      sv.ack_p50 * ms, sv.healthz_p50 * ms, "< 100 ms (senders wait 5 s)", function(p) return p < 100 end)
+  row("  POST -> 202, p99 ms (vs GET /healthz)", sv.ack_p99 * ms, sv.healthz_p99 * ms,
+      "< 1000 ms", function(p) return p < 1000 end)
+  row("  POST -> the playbook's first create sent, p50 ms (vs POST -> 202)", sv.create_p50 * ms,
+      sv.ack_p50 * ms)
+  row("  POST -> the playbook's first create sent, p99 ms (vs POST -> 202)", sv.create_p99 * ms,
+      sv.ack_p99 * ms)
+  row("  alerts accepted per second, 16 at once (vs GET /healthz per second)", sv.accepted_per_s,
+      sv.healthz_per_s)
+end
+
+local only = arg[3]
+if not only then
   core_rows()
   emu_rows()
 end
-if arg[3] ~= "objstore" and io.open(dir .. "/pcap_bytes.txt") then pcap_rows() end
-if arg[3] ~= "pcap" and io.open(dir .. "/objstore_fetch_bytes.txt") then objstore_rows() end
+if (not only or only == "pcap") and io.open(dir .. "/pcap_bytes.txt") then pcap_rows() end
+if (not only or only == "objstore") and io.open(dir .. "/objstore_fetch_bytes.txt") then objstore_rows() end
+if (not only or only == "serve") and io.open(dir .. "/serve.json") then serve_rows() end
 
 -- The table
 local function fmt(v)

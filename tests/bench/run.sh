@@ -6,6 +6,7 @@
 #   BENCH_REPS=5       repetitions of each timed measurement (the median is reported)
 #   BENCH_ONLY=pcap    only the capture-file rows (tests/bench/pcap.sh, which also runs alone)
 #   BENCH_ONLY=objstore  only the object-store rows (tests/bench/objstore.sh, which also runs alone)
+#   BENCH_ONLY=serve   only pcaprun serve's rows (tests/bench/serve.sh, which also runs alone)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BUILD=$(cd "${1:-build}" && pwd)
@@ -20,6 +21,7 @@ done
 cmake --build "$BUILD" --target pcaprun bench_http_rps emu_load > /dev/null
 if [[ ${BENCH_ONLY:-} == pcap ]]; then exec $B/pcap.sh "$BUILD"; fi
 if [[ ${BENCH_ONLY:-} == objstore ]]; then exec $B/objstore.sh "$BUILD" "$REPS"; fi
+if [[ ${BENCH_ONLY:-} == serve ]]; then exec $B/serve.sh "$BUILD"; fi
 
 work=$(mktemp -d -p "$BUILD")
 out=$BUILD/bench
@@ -125,5 +127,9 @@ EMU_LOAD_OUT=$out $B/emu_load.sh "$BUILD" > /dev/null
 
 # 9. Object stores: a 1 GiB fetch over the S3 API vs curl --aws-sigv4 (objstore.sh).
 $B/objstore.sh "$BUILD" "$REPS" "$out"
+
+# 10. pcaprun serve: alert -> 202 -> the playbook's create, alerts per second (serve.sh).
+note "serve: 1,000 alerts one at a time, then 16 at a time"
+$B/serve.sh "$BUILD" "$out" > /dev/null
 
 lua5.4 $B/report.lua "$out" "$BUILD/bench.json"

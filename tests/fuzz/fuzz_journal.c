@@ -8,7 +8,7 @@
  * and exits 0 (its output goes to /dev/null). Rows are laid out as: table (byte), then per column a type (byte)
  * and its value (8 bytes for numbers; a length byte and that many bytes for text and blobs; a
  * length byte of 255 makes a 1 MiB text of the next byte). Tables are numbered in name order
- * (accounts, budget, captures, downloads, intents, kv, slots in format 2). */
+ * (accounts, alerts, budget, captures, downloads, intents, kv, slots in format 3). */
 #include "err.h"
 #include "fuzz.h"
 #include "journal.h"

@@ -72,7 +72,7 @@ t "pcaprun journal: the account, the intent, its capture and status, the file" \
 $P journal --json "$J" > "$work/show.json"
 t "pcaprun journal --json" "$P -e 'local j = require(\"pcaprun.json\").read(...)
   local a = j.accounts[1]
-  assert(j.format == 2 and a.intents[1].capture_id == \"$id\" and a.downloads[1].state == \"done\")' '$work/show.json'"
+  assert(j.format == 3 and a.intents[1].capture_id == \"$id\" and a.downloads[1].state == \"done\")' '$work/show.json'"
 $P journal "$work/none.db" 2> "$work/err"
 t "pcaprun journal on a missing file: exit 1" "[[ \$? == 1 ]] && grep -q 'none.db' '$work/err' && [[ ! -e '$work/none.db' ]]"
 

@@ -117,6 +117,17 @@ T.ok(not pcall(task.join, "nope"), "join of a non-task raises")
 T.ok(not pcall(task.sleep, -1), "negative sleep raises")
 T.ok(not pcall(task.join, task.current()), "a task cannot join itself")
 
+-- wait_any returns when the first ends: the others' links to that wait are gone with it, so they
+-- can end after the wait's memory was collected (it was a use after free)
+for _ = 1, 20 do
+  local sleepers = {}
+  for i = 1, 8 do sleepers[i] = task.spawn(function() task.sleep(i) end) end
+  T.eq(task.wait_any(sleepers), 1, "wait_any: the first to end")
+  collectgarbage()
+  collectgarbage()
+  T.eq(task.wait_all(sleepers), true, "the others end after the wait is gone")
+end
+
 -- many tasks
 local many = {}
 for i = 1, 2000 do many[i] = task.spawn(function() task.sleep(1) return i end) end
