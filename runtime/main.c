@@ -1,4 +1,5 @@
 /* pcaprun: command line, start-up and the orderly shutdown of the runtime. */
+#include "cli.h"
 #include "emu/emu.h"
 #include "err.h"
 #include "journal.h"
@@ -73,25 +74,13 @@ typedef struct cli {
   rt_serve_cli *serve;    /* pcaprun serve: its own options, else NULL */
 } cli;
 
-static int usage_error(const char *fmt, const char *arg) {
-  fprintf(stderr, "pcaprun: ");
-  fprintf(stderr, fmt, arg);
-  fprintf(stderr, "\nTry 'pcaprun --help'.\n");
-  return 2;
-}
+static int usage_error(const char *fmt, const char *arg) { return rt_cli_usage("pcaprun", fmt, arg); }
 
-static int parse_double(const char *s, double lo, double hi, double *out) {
-  char *end;
-  errno = 0;
-  double v = strtod(s, &end);
-  if (errno || end == s || *end || !isfinite(v) || v < lo || v > hi) return -1;
-  *out = v;
-  return 0;
-}
+static int parse_double(const char *s, double lo, double hi, double *out) { return rt_cli_number(s, lo, hi, 0, out); }
 
 static int parse_int(const char *s, int lo, int hi, int *out) {
   double v;
-  if (parse_double(s, lo, hi, &v) || v != floor(v)) return -1;
+  if (rt_cli_number(s, lo, hi, 1, &v)) return RT_EINVAL;
   *out = (int)v;
   return 0;
 }

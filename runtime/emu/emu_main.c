@@ -1,6 +1,7 @@
 /* `pcaprun emulator [options]`: runs the emulator as a server process. The base URL is the first
  * line of stdout so scripts can read it; everything else goes to stderr. */
 #include "emu_internal.h"
+#include "cli.h"
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -47,19 +48,7 @@ static const char usage[] =
     "GET /__admin/captures. With an admin token (PCAPRUN_EMULATOR_ADMIN_TOKEN; always one\n"
     "with --allow-remote) they need it in the header X-Pcaprun-Admin-Token.\n";
 
-static int usage_error(const char *fmt, const char *arg) {
-  fprintf(stderr, "pcaprun emulator: ");
-  fprintf(stderr, fmt, arg);
-  fprintf(stderr, "\nTry 'pcaprun emulator --help'.\n");
-  return 2;
-}
-
-static int parse_number(const char *text, double *out) {
-  char *end;
-  errno = 0;
-  *out = strtod(text, &end);
-  return errno || end == text || *end ? -1 : 0;
-}
+static int usage_error(const char *fmt, const char *arg) { return rt_cli_usage("pcaprun emulator", fmt, arg); }
 
 /* Turns the options into a config object. Returns 0, 1 (help shown) or 2 (usage error). */
 static int parse_args(int argc, char **argv, json_t *cfg) {
@@ -99,7 +88,7 @@ static int parse_args(int argc, char **argv, json_t *cfg) {
       continue;
     }
     double d;
-    if (opts[k].number && parse_number(v, &d)) return usage_error("%s needs a number", a);
+    if (opts[k].number && rt_cli_number(v, -1e15, 1e15, 0, &d)) return usage_error("%s needs a number", a);
     json_object_set_new(cfg, opts[k].key,
                         !opts[k].number ? json_string(v)
                         : d == (json_int_t)d ? json_integer((json_int_t)d) : json_real(d));

@@ -2,6 +2,7 @@
  * subcommand; each subcommand checks what it needs. Output is built as JSON first (the same
  * document --json prints), and the text form is printed from it. */
 #include "pcap_cli.h"
+#include "cli.h"
 #include "err.h"
 #include "pcapfile.h"
 #include "pcapops.h"
@@ -67,19 +68,12 @@ typedef struct opts {
   uint64_t packets, bytes;
 } opts;
 
-static int usage_error(const char *fmt, const char *arg) {
-  fprintf(stderr, "pcaprun pcap: ");
-  fprintf(stderr, fmt, arg);
-  fprintf(stderr, "\nTry 'pcaprun pcap --help'.\n");
-  return 2;
-}
+static int usage_error(const char *fmt, const char *arg) { return rt_cli_usage("pcaprun pcap", fmt, arg); }
 
 static int parse_count(const char *s, long lo, long hi, long *out) {
-  char *end;
-  errno = 0;
-  long v = strtol(s, &end, 10);
-  if (errno || end == s || *end || v < lo || v > hi) return -1;
-  *out = v;
+  double v;
+  if (rt_cli_number(s, (double)lo, (double)hi, 1, &v)) return RT_EINVAL;
+  *out = (long)v;
   return 0;
 }
 
@@ -151,7 +145,7 @@ static int parse(int argc, char **argv, opts *o) {
       o->has_window = 1;
     } else if (!strcmp(a, "--packets")) {
       long n;
-      if (parse_count(v, 1, LONG_MAX, &n)) return usage_error("--packets: expected an integer >= 1, got '%s'", v);
+      if (parse_count(v, 1, 1L << 50, &n)) return usage_error("--packets: expected an integer >= 1, got '%s'", v);
       o->packets = (uint64_t)n;
     } else if (!strcmp(a, "--bytes")) {
       if (parse_size(v, &o->bytes)) return usage_error("--bytes: expected a size such as 1000000, 64K, 100M or 1G, got '%s'", v);

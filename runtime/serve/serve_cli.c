@@ -1,6 +1,7 @@
 /* pcaprun serve's own options, and the daemon's start and stop. The runtime's options (journal,
  * logs, --emulate, limits) are parsed by runtime/main.c as for any script; the script is run by
  * pcaprun.serve's daemon (stdlib/serve.lua), which reads the routes it declares. */
+#include "cli.h"
 #include "err.h"
 #include "journal.h"
 #include "log.h"
@@ -67,36 +68,23 @@ int rt_serve_option_kind(const char *name) {
   return -1;
 }
 
-static int bad(const char *name, const char *want, const char *got) {
-  fprintf(stderr, "pcaprun serve: %s: expected %s, got '%s'\nTry 'pcaprun serve --help'.\n", name, want, got);
-  return 2;
-}
-
-static int number(const char *s, double lo, double hi, double *out) {
-  char *end;
-  errno = 0;
-  double v = strtod(s, &end);
-  if (errno || end == s || *end || !isfinite(v) || v < lo || v > hi) return -1;
-  *out = v;
-  return 0;
-}
-
 int rt_serve_option(rt_serve_cli *c, const char *name, const char *value) {
+  static const char cmd[] = "pcaprun serve";
   double v;
   if (!strcmp(name, "--dry-run")) c->dry_run = 1;
   else if (!strcmp(name, "--listen")) c->listen = value;
   else if (!strcmp(name, "--max-running")) {
-    if (number(value, 1, 10000, &v) || v != floor(v)) return bad(name, "an integer 1..10000", value);
+    if (rt_cli_number(value, 1, 10000, 1, &v)) return rt_cli_usage(cmd, "--max-running: expected an integer 1..10000, got '%s'", value);
     c->max_running = (int)v;
   } else if (!strcmp(name, "--queue")) {
-    if (number(value, 1, 1000000, &v) || v != floor(v)) return bad(name, "an integer 1..1000000", value);
+    if (rt_cli_number(value, 1, 1000000, 1, &v)) return rt_cli_usage(cmd, "--queue: expected an integer 1..1000000, got '%s'", value);
     c->queue = (int)v;
   } else if (!strcmp(name, "--cooldown")) {
-    if (number(value, 0, 86400 * 30, &c->cooldown)) return bad(name, "seconds 0..2592000", value);
+    if (rt_cli_number(value, 0, 86400 * 30, 0, &c->cooldown)) return rt_cli_usage(cmd, "--cooldown: expected seconds 0..2592000, got '%s'", value);
   } else if (!strcmp(name, "--grace")) {
-    if (number(value, 0, 86400, &c->grace)) return bad(name, "seconds 0..86400", value);
+    if (rt_cli_number(value, 0, 86400, 0, &c->grace)) return rt_cli_usage(cmd, "--grace: expected seconds 0..86400, got '%s'", value);
   } else if (!strcmp(name, "--max-body")) {
-    if (number(value, 1024, 64 << 20, &v) || v != floor(v)) return bad(name, "bytes 1024..67108864", value);
+    if (rt_cli_number(value, 1024, 64 << 20, 1, &v)) return rt_cli_usage(cmd, "--max-body: expected bytes 1024..67108864, got '%s'", value);
     c->max_body = (size_t)v;
   }
   return 0;

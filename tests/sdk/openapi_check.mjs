@@ -109,6 +109,11 @@ const setConfig = async (cfg) => {
   assert.equal(r.status, 200, await r.text());
 };
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+// The emulator's API clock, stopped and stepped, so each status is seen on a loaded machine too.
+const clock = async (body) => {
+  const r = await fetch(`${admin}/clock`, { method: 'POST', body: JSON.stringify(body) });
+  assert.equal(r.status, 200, await r.text());
+};
 const simple = { system: 'magic-transit', type: 'simple', time_limit: 20, packet_limit: 50,
                  filter_v1: { source_address: '192.0.2.1', protocol: 17 },
                  offset_time: new Date(Date.now() - 60000).toISOString() };
@@ -166,10 +171,11 @@ await setConfig({ validate_mismatch_error: true });
 await call('ownValidate', 'POST', '/pcaps/ownership/validate',
            { body: { destination_conf: dest, ownership_challenge: 'wrong' }, expect: 400 });
 await setConfig({ validation_delay: 1 });
+await clock({ freeze: true });
 await call('ownValidate', 'POST', '/pcaps/ownership/validate',
            { body: { destination_conf: dest, ownership_challenge: own.filename }, expect: 200 }); // pending
 await call('ownList', 'GET', '/pcaps/ownership', { expect: 200 });
-await sleep(50);
+await clock({ advance: 1 });
 await call('ownList', 'GET', '/pcaps/ownership', { expect: 200 });             // success
 await setConfig({ duplicate_buckets: 'reject' });
 await call('ownAdd', 'POST', '/pcaps/ownership', { body: { destination_conf: dest }, expect: 400 });
@@ -179,17 +185,25 @@ const f1 = (await call('create', 'POST', '/pcaps', { body: full, expect: 200 }))
 await call('create', 'POST', '/pcaps', { body: full, expect: 409 });           // one at a time
 await call('download', 'GET', `/pcaps/${f1.id}/download`, { expect: 400 });   // full capture
 const statuses = new Set();
-for (let i = 0; i < 400 && !statuses.has('success'); i++) {
+const see = async () => {
   const r = await call('get', 'GET', `/pcaps/${f1.id}`, { expect: 200 });
   statuses.add(r.json.result.status);
-  if (r.json.result.status === 'running' && !statuses.has('stopped')) {
-    await call('stop', 'PUT', `/pcaps/${f1.id}/stop`, { expect: 204 });
-    statuses.add('stopped');
-  }
   await call('list', 'GET', '/pcaps', { expect: 200 });
+};
+await see();                                                                   // pending
+await clock({ advance: 2.5 });
+await see();                                                                   // running
+await call('stop', 'PUT', `/pcaps/${f1.id}/stop`, { expect: 204 });
+await see();                                                                   // conversion_pending
+await clock({ advance: 1.5 });
+await see();                                                                   // conversion_running
+await clock({ advance: 2 });
+for (let i = 0; i < 400 && !statuses.has('success'); i++) {                     // once delivered
+  await see();
   await sleep(5);
 }
-assert.ok(statuses.has('success') && statuses.has('stopped'), [...statuses].join(','));
+assert.deepEqual([...statuses], ['pending', 'running', 'conversion_pending', 'conversion_running', 'success']);
+await clock({ freeze: false });
 await call('stop', 'PUT', `/pcaps/${f1.id}/stop`, { expect: 204 });             // terminal
 await setConfig({ stop_terminal_error: true, fail_rate: 1, complete_status: true, doc_keys: true,
                   echo_colo: true, full_pending: 0, conversion_pending: 0, conversion_running: 0 });
