@@ -212,32 +212,34 @@ static void t_create_refused_lists_before_each_retry(void) {
 
 /* ---- admission ---- */
 
-static void t_second_simple_create_waits_for_the_window(void) {
-  rt_fix_start(&F, NULL, NULL);
-  rt_call *a = new_create(&F, SIMPLE_BODY, "first");
-  CHECK_INT(run_call(&F, a), 0);
-  rt_call *b = new_create(&F, SIMPLE_BODY, "second");
-  CHECK_INT(rt_call_start(b), RT_EAGAIN); /* at once: its window is 60 API s from the first's answer */
-  CHECK_INT(F.acct->sample.nwaiters, 1);
-  CHECK_INT(emu_ops(&F, "create"), 1);    /* queued, not sent */
-  clock_advance(&F.emu, 61);              /* the emulator's window passes too */
-  RUN_UNTIL(&F, rt_call_done(b));
-  CHECK_INT(b->rc, 0);
-  CHECK_INT(emu_ops(&F, "create"), 2);
-  CHECK_INT(stat_of(&F.emu, "violations.sample_rate"), 0);
-  rt_call_free(a);
-  rt_call_free(b);
-  rt_fix_stop(&F);
-}
-
-static void t_released_queued_create_leaves_the_queue(void) {
-  rt_fix_start(&F, NULL, NULL);
+/* A simple create answered, then a second one started: it waits in the simple-create window
+ * (60 API s from the first's answer), not sent. Returns the second; the first is freed. */
+static rt_call *second_simple_create(void) {
   rt_call *a = new_create(&F, SIMPLE_BODY, "first");
   CHECK_INT(run_call(&F, a), 0);
   rt_call_free(a);
   rt_call *b = new_create(&F, SIMPLE_BODY, "second");
   CHECK_INT(rt_call_start(b), RT_EAGAIN);
   CHECK_INT(F.acct->sample.nwaiters, 1);
+  CHECK_INT(emu_ops(&F, "create"), 1);
+  return b;
+}
+
+static void t_second_simple_create_waits_for_the_window(void) {
+  rt_fix_start(&F, NULL, NULL);
+  rt_call *b = second_simple_create();
+  clock_advance(&F.emu, 61);              /* the emulator's window passes too */
+  RUN_UNTIL(&F, rt_call_done(b));
+  CHECK_INT(b->rc, 0);
+  CHECK_INT(emu_ops(&F, "create"), 2);
+  CHECK_INT(stat_of(&F.emu, "violations.sample_rate"), 0);
+  rt_call_free(b);
+  rt_fix_stop(&F);
+}
+
+static void t_released_queued_create_leaves_the_queue(void) {
+  rt_fix_start(&F, NULL, NULL);
+  rt_call *b = second_simple_create();
   rt_call_release(b); /* its task let go before it was sent: nothing to follow */
   CHECK_INT(F.acct->sample.nwaiters, 0);
   CHECK(rt_list_empty(&F.acct->calls));

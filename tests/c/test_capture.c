@@ -59,6 +59,22 @@ static int adopt_emulated(void) {
   return n;
 }
 
+/* cw set up as a task's cap:wait() on cap, which must wait (the capture has not ended). */
+static void wait_on(rt_capture *cap, rt_capwait *cw) {
+  memset(cw, 0, sizeof *cw);
+  CHECK_INT(rt_capture_wait(cap, cw), RT_EAGAIN);
+}
+
+/* A full capture made on the emulator by another tool, adopted from a list as the slot's holder;
+ * its id in id (33 bytes). */
+static rt_capture *held_elsewhere(char *id) {
+  CHECK_INT(create_capture(&F.emu, FULL_BODY_FOR(BUCKET), id), 200);
+  CHECK_INT(adopt_emulated(), 1);
+  rt_capture *cap = rt_capture_find(F.acct, id);
+  CHECK(cap && cap->holds_slot);
+  return cap;
+}
+
 static int grants;
 static void on_grant(rt_waiter *w) { (void)w; grants++; }
 
@@ -160,10 +176,7 @@ static void t_adopts_what_the_journal_says_a_dead_process_followed(void) {
 static void t_stop_is_sent_once_and_frees_the_slot(void) {
   rt_fix_start(&F, EMU_CFG, NULL);
   char id[33];
-  CHECK_INT(create_capture(&F.emu, FULL_BODY_FOR(BUCKET), id), 200);
-  CHECK_INT(adopt_emulated(), 1);
-  rt_capture *cap = rt_capture_find(F.acct, id);
-  CHECK(cap && cap->holds_slot);
+  rt_capture *cap = held_elsewhere(id);
   if (!cap) { rt_fix_stop(&F); return; }
   rt_capture_stop(cap, "test");
   CHECK_INT(cap->stop_sent, 1);
@@ -196,8 +209,7 @@ static void t_poller_follows_a_capture_to_its_end(void) {
   CHECK_INT(create_capture(&F.emu, SIMPLE_BODY, id), 200);
   rt_capture *cap = record_emulated(id);
   rt_capwait cw;
-  memset(&cw, 0, sizeof cw);
-  CHECK_INT(rt_capture_wait(cap, &cw), RT_EAGAIN);
+  wait_on(cap, &cw);
   clock_advance(&F.emu, 61);
   RUN_UNTIL(&F, cw.w.done);
   CHECK_INT(cw.w.rc, 0);
@@ -216,8 +228,7 @@ static void t_failed_poll_is_tried_again(void) {
   json_t *obj = capobj(id, "simple", "pending");
   rt_capture *cap = record(obj);
   rt_capwait cw;
-  memset(&cw, 0, sizeof cw);
-  CHECK_INT(rt_capture_wait(cap, &cw), RT_EAGAIN);
+  wait_on(cap, &cw);
   clock_advance(&F.emu, 61);
   RUN_UNTIL(&F, cw.w.done);
   CHECK_INT(cw.w.rc, 0);
@@ -232,8 +243,7 @@ static void t_capture_not_found_fails_its_waiters(void) {
   rt_fix_start(&F, EMU_CFG, NULL);
   rt_capture *cap = record(capobj(ID_A, "simple", "pending"));
   rt_capwait cw;
-  memset(&cw, 0, sizeof cw);
-  CHECK_INT(rt_capture_wait(cap, &cw), RT_EAGAIN);
+  wait_on(cap, &cw);
   RUN_UNTIL(&F, cw.w.done);
   CHECK_INT(cw.w.rc, RT_ENOTFOUND);
   CHECK_INT(cap->poll_error_rc, RT_ENOTFOUND);
@@ -260,8 +270,7 @@ static void t_stop_polling_wakes_waiters_with_shutdown(void) {
   rt_fix_start(&F, EMU_CFG, NULL);
   rt_capture *cap = record(capobj(ID_A, "simple", "pending"));
   rt_capwait cw;
-  memset(&cw, 0, sizeof cw);
-  CHECK_INT(rt_capture_wait(cap, &cw), RT_EAGAIN);
+  wait_on(cap, &cw);
   rt_capture_stop_polling(cap);
   CHECK(cw.w.done);
   CHECK_INT(cw.w.rc, RT_ESHUTDOWN);
@@ -272,15 +281,14 @@ static void t_stop_polling_wakes_waiters_with_shutdown(void) {
 static void t_slot_passes_to_a_queued_create_when_the_holder_ends(void) {
   rt_fix_start(&F, EMU_CFG, NULL);
   char other[33];
-  CHECK_INT(create_capture(&F.emu, FULL_BODY_FOR(BUCKET), other), 200);
-  CHECK_INT(adopt_emulated(), 1);
+  rt_capture *holder = held_elsewhere(other);
   rt_call *c = new_create(&F, FULL_BODY_FOR(BUCKET), "next");
   CHECK_INT(rt_call_start(c), RT_EAGAIN);
   CHECK_INT(F.acct->full.nwaiters, 1);
   clock_advance(&F.emu, 2 + 60 + 1); /* pending, running: over */
   RUN_UNTIL(&F, rt_call_done(c));
   CHECK_INT(c->rc, 0);
-  CHECK(!rt_capture_find(F.acct, other)->holds_slot);
+  CHECK(holder && !holder->holds_slot);
   CHECK(c->cap && c->cap->holds_slot);
   CHECK_INT(emu_ops(&F, "create"), 2);
   CHECK_INT(stat_of(&F.emu, "violations.full_concurrency"), 0);

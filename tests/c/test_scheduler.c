@@ -131,6 +131,19 @@ static rt_task *spawn(lua_CFunction body, void *arg, const char *s1, const char 
   return rt_task_check(L, -1);
 }
 
+/* A task that will park on tw, whose cancel function answers `answer` (spawned, not run yet). */
+static rt_task *will_park(test_wait *tw, int answer) {
+  tw_init(tw, answer);
+  return spawn(park_body, tw, NULL, NULL);
+}
+
+/* The same, parked (after one drain). */
+static rt_task *parked(test_wait *tw, int answer) {
+  rt_task *t = will_park(tw, answer);
+  drain();
+  return t;
+}
+
 /* A finished task's first result as an integer (its handle at idx); -999 when it failed. */
 static long long result_of(int idx, rt_task *t) {
   int top = lua_gettop(L);
@@ -196,9 +209,7 @@ static void t_no_spawn_while_closing(void) {
 static void t_parked_task_resumes_with_the_code(void) {
   setup();
   test_wait tw;
-  tw_init(&tw, 0);
-  rt_task *t = spawn(park_body, &tw, NULL, NULL);
-  drain();
+  rt_task *t = parked(&tw, 0);
   CHECK_INT(t->state, RT_TASK_PARKED);
   CHECK(t->wait == &tw.w && tw.w.task == t);
   rt_wait_done(&tw.w, RT_EIO);
@@ -213,9 +224,7 @@ static void t_parked_task_resumes_with_the_code(void) {
 static void t_first_completion_wins(void) {
   setup();
   test_wait tw;
-  tw_init(&tw, 0);
-  rt_task *t = spawn(park_body, &tw, NULL, NULL);
-  drain();
+  rt_task *t = parked(&tw, 0);
   rt_wait_done(&tw.w, RT_EIO);
   rt_wait_done(&tw.w, RT_ETIMEDOUT);
   drain();
@@ -244,9 +253,7 @@ static void t_deadline_completes_with_the_timeout_code(void) {
 static void t_cancel_stops_a_parked_wait_at_once(void) {
   setup();
   test_wait tw;
-  tw_init(&tw, 0);
-  rt_task *t = spawn(park_body, &tw, NULL, NULL);
-  drain();
+  rt_task *t = parked(&tw, 0);
   rt_task_cancel(t);
   CHECK_INT(tw.cancels, 1);
   CHECK_INT(tw.cancel_rc, RT_ECANCELED);
@@ -260,9 +267,7 @@ static void t_cancel_stops_a_parked_wait_at_once(void) {
 static void t_cancel_lets_work_that_cannot_stop_end(void) {
   setup();
   test_wait tw;
-  tw_init(&tw, RT_EAGAIN);
-  rt_task *t = spawn(park_body, &tw, NULL, NULL);
-  drain();
+  rt_task *t = parked(&tw, RT_EAGAIN);
   rt_task_cancel(t);
   CHECK_INT(tw.cancels, 1);
   CHECK(!tw.w.done);
@@ -280,8 +285,7 @@ static void t_cancel_lets_work_that_cannot_stop_end(void) {
 static void t_cancel_before_the_first_wait_is_delivered_there(void) {
   setup();
   test_wait tw;
-  tw_init(&tw, 0);
-  rt_task *t = spawn(park_body, &tw, NULL, NULL);
+  rt_task *t = will_park(&tw, 0);
   rt_task_cancel(t);
   CHECK_INT(tw.cancels, 0); /* nothing to stop yet */
   drain();                  /* one drain: it does not park */
@@ -294,8 +298,7 @@ static void t_cancel_before_the_first_wait_is_delivered_there(void) {
 static void t_pending_cancel_waits_for_work_that_cannot_stop(void) {
   setup();
   test_wait tw;
-  tw_init(&tw, RT_EAGAIN);
-  rt_task *t = spawn(park_body, &tw, NULL, NULL);
+  rt_task *t = will_park(&tw, RT_EAGAIN);
   rt_task_cancel(t);
   drain();
   CHECK_INT(tw.cancels, 1);
@@ -309,10 +312,8 @@ static void t_pending_cancel_waits_for_work_that_cannot_stop(void) {
 static void t_canceled_task_raising_canceled_is_canceled_not_failed(void) {
   setup();
   test_wait tw;
-  tw_init(&tw, 0);
   raise_canceled = 1;
-  rt_task *t = spawn(park_body, &tw, NULL, NULL);
-  drain();
+  rt_task *t = parked(&tw, 0);
   rt_task_cancel(t);
   drain();
   raise_canceled = 0;
@@ -367,8 +368,7 @@ static void t_run_waits_for_the_runtimes_operations(void) {
 static void t_deadlock_cancels_and_fails_the_run(void) {
   setup();
   test_wait tw;
-  tw_init(&tw, 0);
-  rt.main_task = spawn(park_body, &tw, NULL, NULL); /* waits for what nothing will complete */
+  rt.main_task = will_park(&tw, 0); /* waits for what nothing will complete */
   CHECK_INT(rt_sched_run(&rt), 1);
   CHECK_INT(tw.cancels, 1);
   CHECK_INT(result_of(-1, rt.main_task), RT_ECANCELED);
@@ -378,9 +378,7 @@ static void t_deadlock_cancels_and_fails_the_run(void) {
 static void t_main_failure_cancels_the_others(void) {
   setup();
   test_wait tw;
-  tw_init(&tw, 0);
-  rt_task *other = spawn(park_body, &tw, NULL, NULL);
-  drain();
+  rt_task *other = parked(&tw, 0);
   rt.main_task = spawn(fail_body, NULL, NULL, NULL);
   CHECK_INT(rt_sched_run(&rt), rt_err(RT_ESCRIPT)->exit_status);
   CHECK_INT(tw.cancels, 1);
