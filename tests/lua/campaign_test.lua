@@ -1,4 +1,5 @@
 -- pcaprun-test: --emulate --time-scale 0.01
+-- ctest-serial (it compares intervals of API time measured on the real clock)
 -- ctest-timeout: 300
 -- pcaprun.campaign: layout and manifest, pacing by the runtime, resume, partial failure with
 -- continue and stop, retries, declaration errors. Every pcap is checked, and the emulator must

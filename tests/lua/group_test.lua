@@ -1,4 +1,5 @@
 -- pcaprun-test: --emulate --time-scale 0.01
+-- ctest-serial (it compares intervals of API time measured on the real clock)
 -- pcaprun.group: wait all / any, cancel siblings on failure, structured cancellation, timeouts.
 -- Durations are API seconds (x0.01 real); tolerances allow for timer lateness.
 local group = require "pcaprun.group"

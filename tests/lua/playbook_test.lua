@@ -1,4 +1,5 @@
 -- pcaprun-test: --emulate --time-scale 0.01
+-- ctest-serial (it compares intervals of API time measured on the real clock)
 -- pcaprun.playbook: order, results, conditions, timeouts, parallel branches, failure reports,
 -- notifications (a Lua callback, and real POSTs counted by the emulator), cancellation.
 local emulator = require "pcaprun.emulator"

@@ -1,4 +1,5 @@
 -- pcaprun-test: --emulate --time-scale 0.01
+-- ctest-serial (it compares intervals of API time measured on the real clock)
 -- pcaprun.retry: full-jitter backoff, retry_after, what is retried, the budget. Timing is
 -- measured with task.now() (API time) under --time-scale 0.01, so 10 s of backoff is 0.1 s real.
 local perror = require "pcaprun.error"

@@ -1,4 +1,5 @@
 -- pcaprun-test: --emulate --time-scale 0.01 --http-timeout 1
+-- ctest-serial (it compares intervals of API time measured on the real clock)
 -- A create interrupted after it was sent is never abandoned. Its task (canceled, or past its
 -- timeout) is told once the outcome is known: err.capture is the capture the create made, and a
 -- full one is stopped at once, so the account's one full slot is not held for a task that is

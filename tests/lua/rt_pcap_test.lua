@@ -1,4 +1,5 @@
 -- pcaprun-test: --emulate --time-scale 0.01
+-- ctest-serial (it compares intervals of API time measured on the real clock)
 -- ctest-timeout: 120
 -- Every PCAPs operation through the bindings, against the emulator over real HTTP.
 local pcap = require "pcaprun.pcap"

@@ -1,4 +1,5 @@
 -- pcaprun-test: --time-scale 0.01
+-- ctest-serial (it compares intervals of API time measured on the real clock)
 -- The scheduler as scripts see it: spawn, join, results, errors, cancel, waits, timeouts, order.
 local task = require "pcaprun.task"
 local T = require "testlib"

@@ -1,4 +1,5 @@
 -- pcaprun-test: --emulate --time-scale 0.02
+-- ctest-serial (it compares intervals of API time measured on the real clock)
 -- ctest-timeout: 300
 -- pcaprun.schedule: firing times, overlap (skip, queue, cancel), catch-up (none, latest, all,
 -- bounded) from a pre-written state file, jitter bounds, failures, bounds, misuse.
